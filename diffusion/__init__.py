@@ -1,0 +1,22 @@
+"""A small text-to-image diffusion system: `from diffusion import TextToImagePipeline`."""
+
+import os
+
+# Offline by default: every weight this project uses is on disk; nothing is fetched at run time.
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+# OpenMP's busy-waiting makes two threads several times slower whenever the other core is busy.
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def __getattr__(name):
+    # Import the pipeline lazily so `python -m diffusion.train --help` answers at once.
+    if name == "TextToImagePipeline":
+        from .pipeline import TextToImagePipeline
+
+        return TextToImagePipeline
+    raise AttributeError(name)
+
+
+__all__ = ["TextToImagePipeline"]
