@@ -69,13 +69,15 @@ class RecordingAttnProcessor:
         head_dim = key.shape[-1] // attn.heads
         query, key, value = (x.view(batch, -1, attn.heads, head_dim).transpose(1, 2) for x in (query, key, value))
 
-        if is_cross and attention_store is not None:
-            # The explicit softmax, only when maps are wanted; otherwise the fused kernel.
+        if (is_cross and attention_store is not None) or query.device.type == "cpu":
+            # The explicit softmax: needed for the maps, and faster than the fused CPU kernel for
+            # sequences this short (49 positions; measured 1.4x on a whole training step).
             scores = query @ key.transpose(-1, -2) * attn.scale
             if attention_mask is not None:
                 scores = scores + attention_mask
             probs = scores.softmax(-1)
-            attention_store.add(probs.mean(1))
+            if is_cross and attention_store is not None:
+                attention_store.add(probs.mean(1))
             hidden_states = probs.to(value.dtype) @ value
         else:
             hidden_states = F.scaled_dot_product_attention(query, key, value, attn_mask=attention_mask)

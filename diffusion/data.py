@@ -60,6 +60,7 @@ class ImageDataset:
     images: torch.Tensor
     labels: torch.Tensor
     class_names: list[str]
+    source: str = ""  # where the files were read from, for the training record
 
     def __len__(self) -> int:
         return len(self.labels)
@@ -137,14 +138,16 @@ def load_dataset(
         for folder in folders:
             loaded = _load_idx_folder(folder, train)
             if loaded is not None:
-                return ImageDataset(name, *loaded, CLASS_NAMES[name])
+                return ImageDataset(name, *loaded, CLASS_NAMES[name], source=str(folder))
     root = Path(data_dir) if data_dir else Path.home() / ".cache" / "tiny-text-diffusion" / "data"
     if name == "cifar10" and (root / "cifar-10-batches-py").is_dir():
-        return ImageDataset(name, *_load_torchvision(name, root, train, download=False), CLASS_NAMES[name])
+        loaded = _load_torchvision(name, root, train, download=False)
+        return ImageDataset(name, *loaded, CLASS_NAMES[name], source=str(root))
     if not download:
         looked = ", ".join(str(f) for f in folders) or "nowhere (no --data-dir)"
         raise UserError(f"no {name} data found (looked in {looked}); {INSTALL_HINT[name]}")
-    return ImageDataset(name, *_load_torchvision(name, root, train, download=True), CLASS_NAMES[name])
+    loaded = _load_torchvision(name, root, train, download=True)
+    return ImageDataset(name, *loaded, CLASS_NAMES[name], source=f"torchvision download into {root}")
 
 
 def to_model_range(images: torch.Tensor) -> torch.Tensor:

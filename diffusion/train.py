@@ -1,0 +1,360 @@
+"""Train the text-conditioned UNet.
+
+    python -m diffusion.train --config configs/fashion_mnist.yaml
+    python -m diffusion.train --config configs/tiny.yaml --max-steps 50 --output-dir runs/try
+    python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest
+    accelerate launch -m diffusion.train --config configs/cifar10.yaml      # one or many GPUs
+
+A run folder gets: loss.csv, samples/step-N.png (one row per prompt), checkpoints/step-N/ (the last K,
+each with a ready-to-sample pipeline/), and pipeline/ (the final EMA model) at the end.
+
+One step: pick a batch of images and captions, noise the images to random timesteps
+(scheduler.add_noise), ask the UNet to predict the noise's velocity v, take the MSE (weighted by
+min-SNR), backpropagate, clip, step AdamW and the learning-rate schedule, update the EMA copy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import copy
+import csv
+import json
+import math
+import platform
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import diffusers
+import torch
+import torch.nn.functional as F
+from diffusers import DDPMScheduler, UNet2DConditionModel
+from diffusers.optimization import get_scheduler
+from diffusers.training_utils import EMAModel, compute_snr
+from safetensors.torch import load_file, save_file
+from torchvision.utils import save_image
+from tqdm.auto import tqdm
+
+from .captions import CaptionTable, brightness_attributes
+from .checkpoint import checkpoint_folders, find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .config import Config, load_config, override
+from .data import ImageDataset, load_dataset, to_model_range
+from .device import cpu_has_bf16, pick_device
+from .errors import UserError
+from .model import build_unet, count_parameters
+from .pipeline import TextToImagePipeline
+from .text import ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
+
+
+@dataclass
+class TrainingData:
+    """The dataset in memory with its brightness attributes and every caption's embedding."""
+
+    dataset: ImageDataset
+    attributes: torch.Tensor
+    captions: CaptionTable
+    embeddings: PromptEmbeddings  # one row per caption in `captions`
+
+
+def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbeddings:
+    """Encode every training caption once; reuse the file when the captions and encoder are the same."""
+    if cache_file.is_file():
+        cached = load_file(cache_file)
+        if cached.get("key") is not None and bytes(cached["key"].tolist()).decode() == _cache_key(captions):
+            return PromptEmbeddings(cached["tokens"], cached["mask"], cached["pooled"])
+    embeddings = shared_text_encoder("cpu").encode(captions)
+    cache_file.parent.mkdir(parents=True, exist_ok=True)
+    key = torch.tensor(list(_cache_key(captions).encode()), dtype=torch.uint8)
+    tensors = {"tokens": embeddings.tokens, "mask": embeddings.mask, "pooled": embeddings.pooled, "key": key}
+    save_file({k: v.contiguous() for k, v in tensors.items()}, cache_file)
+    return embeddings
+
+
+def _cache_key(captions: list[str]) -> str:
+    import hashlib
+
+    return hashlib.sha256(("\n".join(captions) + ENCODER_SHA256).encode()).hexdigest()
+
+
+def prepare_data(config: Config, run_dir: Path) -> TrainingData:
+    dataset = load_dataset(config.data.dataset, config.data.data_dir, train=True, download=config.data.download)
+    attributes = brightness_attributes(dataset.images, dataset.labels, len(dataset.class_names))
+    captions = CaptionTable(config.data.dataset)
+    embeddings = caption_embeddings(captions.captions, run_dir / "caption_embeddings.safetensors")
+    return TrainingData(dataset, attributes, captions, embeddings)
+
+
+def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
+    """All randomness of one step comes from (seed, step, rank): resuming needs no saved RNG state."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101 + rank)
+
+
+def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: int, world: int) -> torch.Tensor:
+    """Epoch-wise shuffling without replacement, derived from the step number alone."""
+    per_epoch = num_items // batch_size
+    epoch, position = divmod(step, per_epoch)
+    order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed + epoch))
+    batch = order[position * batch_size : (position + 1) * batch_size]
+    return batch[rank::world]
+
+
+def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device):
+    """The denoising loss of one batch (see the module docstring)."""
+    labels = data.dataset.labels[indices]
+    clean = to_model_range(data.dataset.images[indices]).to(device)
+    caption_ids = data.captions.sample(
+        labels, data.attributes[indices], config.data.attribute_probability, config.data.caption_dropout, rng
+    )
+    text = data.embeddings[caption_ids].to(device)
+    noise = torch.randn(clean.shape, generator=rng).to(device)
+    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(clean),), generator=rng).to(device)
+    noisy = noise_scheduler.add_noise(clean, noise, timesteps)
+    if noise_scheduler.config.prediction_type == "v_prediction":
+        target = noise_scheduler.get_velocity(clean, noise, timesteps)
+    else:
+        target = noise
+    prediction = unet(
+        noisy, timesteps, encoder_hidden_states=text.tokens, encoder_attention_mask=text.mask, class_labels=text.pooled
+    ).sample
+    per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
+    gamma = config.train.snr_gamma
+    if gamma is None:
+        return per_image.mean()
+    # Min-SNR weighting (Hang et al., 2023): stop easy, low-noise steps from dominating the loss.
+    snr = compute_snr(noise_scheduler, timesteps)
+    weight = snr.clamp(max=gamma) / (snr + 1 if noise_scheduler.config.prediction_type == "v_prediction" else snr)
+    return (per_image * weight).mean()
+
+
+def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict) -> TextToImagePipeline:
+    """A pipeline holding a copy of the EMA weights (the weights that sample best)."""
+    ema_unet = copy.deepcopy(unet).float().eval()
+    ema.copy_to(ema_unet.parameters())
+    pipe = TextToImagePipeline(unet=ema_unet, scheduler=copy.deepcopy(noise_scheduler))
+    pipe.training_record = record
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def sample_grid(pipe: TextToImagePipeline, config: Config, path: Path) -> None:
+    s = config.sample
+    images = pipe(
+        s.prompts, num_images_per_prompt=s.images_per_prompt, num_inference_steps=s.num_inference_steps,
+        guidance_scale=s.guidance_scale, scheduler=s.scheduler, seed=0, output_type="pt",
+    ).images  # fmt: skip
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
+
+
+def train(config: Config, resume: str | None = None, command: str = "") -> Path:
+    """Run the training loop; return the exported pipeline folder."""
+    from accelerate import Accelerator
+
+    t = config.train
+    device = pick_device(t.device)
+    precision = t.mixed_precision
+    if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        precision = "no"  # bf16 without hardware support is slower than fp32
+    if precision == "fp16" and device.type != "cuda":
+        raise UserError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no")
+    accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
+    run_dir = Path(t.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(t.seed)
+
+    data = prepare_data(config, run_dir)
+    unet = build_unet(config.model, data.dataset.image_shape)
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
+    )
+    optimizer = torch.optim.AdamW(unet.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
+    lr_scheduler = get_scheduler(
+        t.lr_schedule, optimizer, num_warmup_steps=t.warmup_steps, num_training_steps=t.max_steps
+    )
+    ema = EMAModel(
+        unet.parameters(), decay=t.ema_decay, use_ema_warmup=True, power=2 / 3,
+        model_cls=UNet2DConditionModel, model_config=unet.config,
+    )  # fmt: skip
+    start_step = 0
+    if resume:
+        checkpoint = find_checkpoint(run_dir, resume)
+        start_step = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)[
+            "step"
+        ]
+        accelerator.print(f"resumed from {checkpoint} at step {start_step}")
+    unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
+    ema.to(accelerator.device)
+
+    n_params = count_parameters(unet)
+    record = {
+        "command": command,
+        "config": config.to_dict(),
+        "data": {
+            "dataset": data.dataset.name,
+            "source": data.dataset.source,
+            "images": len(data.dataset),
+            "captions": len(data.captions),
+        },  # fmt: skip
+        "parameters": n_params,
+        "device": str(accelerator.device),
+        "mixed_precision": precision,
+        "versions": {
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "python": platform.python_version(),
+        },
+    }
+    log_path = run_dir / "loss.csv"
+    write_header = not log_path.exists() or start_step == 0
+    log_file = open(log_path, "w" if write_header else "a", newline="")
+    log = csv.writer(log_file)
+    if write_header:
+        log.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
+
+    def save(step: int) -> None:
+        if not accelerator.is_main_process:
+            return
+        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step})
+        save_checkpoint(
+            run_dir / "checkpoints" / f"step-{step:06d}", step=step, unet=accelerator.unwrap_model(unet), ema=ema,
+            optimizer=optimizer, lr_scheduler=lr_scheduler, pipeline=pipe, extra={"config": config.to_dict()},
+        )  # fmt: skip
+        prune_checkpoints(run_dir, t.keep_checkpoints)
+
+    accelerator.print(
+        f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
+        f"{accelerator.device}, mixed precision {precision}; run folder {run_dir}"
+    )
+    started = time.time()
+    step, recent_loss, window_start, window_images = start_step, float("nan"), time.time(), 0
+    progress = tqdm(
+        total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not accelerator.is_main_process
+    )
+    unet.train()
+    try:
+        while step < t.max_steps:
+            if t.max_minutes is not None and time.time() - started > t.max_minutes * 60:
+                accelerator.print(f"time budget of {t.max_minutes} minutes reached at step {step}")
+                break
+            rng = step_generator(t.seed, step, accelerator.process_index)
+            indices = batch_indices(
+                len(data.dataset), t.batch_size, step, t.seed, accelerator.process_index, accelerator.num_processes
+            )
+            with accelerator.autocast():
+                loss = training_loss(unet, noise_scheduler, data, indices, config, rng, accelerator.device)
+            accelerator.backward(loss)
+            if t.grad_clip:
+                accelerator.clip_grad_norm_(unet.parameters(), t.grad_clip)
+            optimizer.step()
+            lr_scheduler.step()
+            optimizer.zero_grad(set_to_none=True)
+            ema.step(unet.parameters())
+            step += 1
+            window_images += len(indices) * accelerator.num_processes
+            recent_loss = loss.item() if math.isnan(recent_loss) else 0.95 * recent_loss + 0.05 * loss.item()
+            progress.update(1)
+            if step % t.log_every == 0 or step == t.max_steps:
+                speed = window_images / (time.time() - window_start)
+                lr = lr_scheduler.get_last_lr()[0]
+                progress.set_postfix(loss=f"{recent_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:.0f}")
+                log.writerow([step, f"{recent_loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{time.time() - started:.1f}"])
+                log_file.flush()
+                window_start, window_images = time.time(), 0
+            if accelerator.is_main_process and t.sample_every and step % t.sample_every == 0:
+                pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record)
+                sample_grid(pipe, config, run_dir / "samples" / f"step-{step:06d}.png")
+                unet.train()
+            if t.checkpoint_every and step % t.checkpoint_every == 0:
+                save(step)
+    except KeyboardInterrupt:
+        progress.close()
+        accelerator.print(f"\ninterrupted at step {step}; saving a checkpoint first")
+        save(step)
+        log_file.close()
+        raise
+    progress.close()
+    log_file.close()
+
+    wall = time.time() - started
+    final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent_loss, 5)}
+    if not checkpoint_folders(run_dir) or checkpoint_folders(run_dir)[-1].name != f"step-{step:06d}":
+        save(step)
+    pipeline_dir = run_dir / "pipeline"
+    if accelerator.is_main_process:
+        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, final)
+        pipe.save_pretrained(pipeline_dir)
+        sample_grid(pipe, config, run_dir / "samples" / "final.png")
+        (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
+        accelerator.print(f"done: {step} steps in {wall / 60:.1f} min; pipeline saved to {pipeline_dir}")
+    return pipeline_dir
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m diffusion.train",
+        description="Train a small text-to-image diffusion model.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n"
+        "  python -m diffusion.train --config configs/fashion_mnist.yaml\n"
+        "  python -m diffusion.train --config configs/tiny.yaml --max-steps 50 --output-dir runs/try\n"
+        "  python -m diffusion.train --config configs/fashion_mnist.yaml --max-minutes 30\n"
+        "  python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest\n",
+    )
+    parser.add_argument("--config", required=True, help="YAML file, e.g. configs/fashion_mnist.yaml")
+    parser.add_argument("--output-dir", help="run folder (default: train.output_dir of the config)")
+    parser.add_argument("--data-dir", help="folder with the dataset files (looked at before anything else)")
+    parser.add_argument("--max-steps", type=int, help="number of optimizer steps")
+    parser.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes and export")
+    parser.add_argument("--checkpoint-every", type=int, help="save a checkpoint every N steps")
+    parser.add_argument("--sample-every", type=int, help="write a sample grid every N steps (0 = never)")
+    parser.add_argument("--batch-size", type=int)
+    parser.add_argument("--learning-rate", type=float)
+    parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"])
+    parser.add_argument("--resume", help="'latest' or a checkpoint folder (run/checkpoints/step-N)")
+    parser.add_argument("--seed", type=int)
+    parser.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
+    return parser.parse_args(argv)
+
+
+FLAG_TO_KEY = {
+    "output_dir": "train.output_dir", "data_dir": "data.data_dir", "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes", "checkpoint_every": "train.checkpoint_every",
+    "sample_every": "train.sample_every", "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
+    "mixed_precision": "train.mixed_precision", "seed": "train.seed", "device": "train.device",
+}  # fmt: skip
+
+
+def config_from_args(args: argparse.Namespace) -> Config:
+    config = load_config(args.config)
+    for flag, key in FLAG_TO_KEY.items():
+        value = getattr(args, flag)
+        if value is not None:
+            override(config, key, value)
+    t = config.train
+    for name in ("max_steps", "batch_size"):
+        if getattr(t, name) < 1:
+            raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(t, name)}")
+    if t.max_minutes is not None and t.max_minutes <= 0:
+        raise UserError(f"max-minutes must be above 0, got {t.max_minutes}")
+    if t.learning_rate <= 0:
+        raise UserError(f"learning-rate must be above 0, got {t.learning_rate}")
+    return config
+
+
+def main(argv=None) -> None:
+    args = parse_args(argv)
+    try:
+        config = config_from_args(args)
+        command = "python -m diffusion.train " + " ".join(sys.argv[1:] if argv is None else argv)
+        train(config, resume=args.resume, command=command)
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped; the checkpoint above holds the progress (continue with --resume latest)", file=sys.stderr)
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()
