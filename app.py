@@ -1,0 +1,93 @@
+"""The web UI: type a prompt, watch the noise turn into a picture step by step, see where each word looked.
+
+    python app.py                                   # the shipped model on http://127.0.0.1:7860
+    python app.py --checkpoint runs/fashion-mnist   # a pipeline folder or a training run folder
+    python app.py --host 0.0.0.0 --port 8000        # reachable from other machines
+
+Thin on purpose: it checks the request, calls TextToImagePipeline and draws what comes back. The
+checks and the streaming are in diffusion/ui_runs.py, the pictures in diffusion/ui_render.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent
+DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
+CSS = ".pixelated img, img.pixelated { image-rendering: pixelated; } #status p { font-variant-numeric: tabular-nums; }"
+
+
+def parse_args(argv=None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description="Web UI: text to image with a live view of every denoising step.",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="examples:\n  python app.py\n  python app.py --checkpoint runs/fashion-mnist --port 8000\n"
+        "  python app.py --host 0.0.0.0 --concurrency 2",
+    )
+    parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="pipeline folder or training run folder")
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
+    parser.add_argument("--port", type=int, default=7860, help="port to listen on")
+    parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs internet)")
+    parser.add_argument("--device", default=None, help="cpu, cuda, mps (default: the best available)")
+    parser.add_argument("--concurrency", type=int, default=1, help="how many generations run at once")
+    parser.add_argument("--queue-size", type=int, default=32, help="how many requests may wait in the queue")
+    parser.add_argument("--max-steps", type=int, default=100, help="most denoising steps one request may ask for")
+    parser.add_argument("--max-images", type=int, default=16, help="most images one request may ask for")
+    return parser.parse_args(argv)
+
+
+def main(argv=None) -> int:
+    args = parse_args(argv)
+    if not Path(args.checkpoint).exists():  # answered before the slow imports
+        print(f"error: checkpoint {args.checkpoint} does not exist; train one with `python -m diffusion.train` "
+              "or pass --checkpoint with a pipeline or run folder", file=sys.stderr)  # fmt: skip
+        return 2
+    os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
+    from diffusion.errors import UserError
+
+    try:
+        if args.concurrency < 1 or args.queue_size < 1:
+            raise UserError("--concurrency and --queue-size must be at least 1")
+        from diffusion.pipeline import TextToImagePipeline
+        from diffusion.ui_runs import Limits
+
+        limits = Limits(max_steps=args.max_steps, max_images=args.max_images)
+        pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
+        pipe("warm up", num_inference_steps=1)  # loads the text encoder now, not on the first visitor's click
+    except UserError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+    from diffusion.ui_blocks import build_ui
+
+    demo, cleanup = build_ui(pipe, limits, checkpoint=args.checkpoint, docs=ROOT / "docs")
+    demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
+    try:
+        _, local_url, share_url = demo.launch(
+            server_name=args.host,
+            server_port=args.port,
+            share=args.share,
+            prevent_thread_lock=True,
+            quiet=True,
+            show_error=False,
+            allowed_paths=[str(ROOT / "docs")],
+            ssr_mode=False,
+            css=CSS,
+        )
+    except OSError as error:
+        cleanup()
+        print(f"error: cannot listen on {args.host}:{args.port} ({error}); pick another --port", file=sys.stderr)
+        return 2
+    print(f"Running on {local_url}" + (f" and {share_url}" if share_url else ""), flush=True)
+    try:
+        demo.block_thread()
+    finally:
+        cleanup()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

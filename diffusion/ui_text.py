@@ -1,0 +1,68 @@
+"""The words of the web UI: example prompts, control hints and the "how it works" panel."""
+
+from __future__ import annotations
+
+DOC_PATH = "docs/how-it-works.md"
+
+# Names from training captions, attributes, and names the model never saw (through the text encoder only).
+EXAMPLE_PROMPTS = [
+    "a sneaker",
+    "an ankle boot",
+    "a dark coat",
+    "a light pair of trousers",
+    "a photo of a handbag",
+    "a picture of a dress",
+    "a short-sleeved top",
+    "a photo of a running shoe",
+    "a pair of jeans",
+    "a purse",
+]
+
+INTERPOLATION_EXAMPLES = [
+    ["a sneaker", "an ankle boot"],
+    ["a t-shirt", "a pullover"],
+    ["a dress", "a coat"],
+    ["a sandal", "a bag"],
+]
+
+HINTS = {
+    "prompt": "What to draw. The text encoder turns each word into a vector; the network reads them through "
+    "cross-attention at every step.",
+    "negative": "What to steer away from. Guidance pushes away from this text instead of from the empty prompt.",
+    "steps": "How many denoising steps from pure noise to the image. More steps: smaller moves, more time.",
+    "guidance": "Classifier-free guidance: 1 = the plain text-conditioned model; higher follows the text more "
+    "closely but varies less. 0 ignores the text.",
+    "scheduler": "The sampler: how each step turns the network's prediction into a slightly less noisy image. "
+    "Same model, different numerical recipe.",
+    "seed": "The starting noise. The same seed and settings give the same images; -1 picks a new one.",
+    "images": "How many images at once; image k uses seed + k - 1.",
+    "strength": "How much noise is put on the sketch before denoising: low keeps your drawing, 1 starts "
+    "from pure noise and keeps nothing of it.",
+    "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
+}
+
+HOW_IT_WORKS = f"""
+**The model draws by removing noise.** Training took real pictures, added random noise of every strength,
+and taught a network (a UNet) to tell what the clean picture was. To make a new picture, we start from pure
+noise and ask the network again and again: each step removes a little of the noise.
+
+- **Live preview.** The left half is the noisy image *x_t* after each step; the right half is the network's
+  current guess of the finished image *x0*. Early guesses are blurry averages; they sharpen as the noise
+  level σ falls towards 0.
+- **Prompt.** A frozen text encoder (MiniLM) turns the words into vectors. Inside the UNet, every image
+  position asks "which words matter here?": that is *cross-attention*. The **attention** panel shows the
+  answer for each word, averaged over all steps.
+- **Guidance scale.** At every step the network predicts twice, with your prompt and with an empty one (or
+  the **negative prompt**); the difference between the two is stretched by the guidance scale.
+- **Steps and scheduler.** The scheduler decides how far to move at each step. Fewer steps are faster;
+  too few leave the picture rough.
+- **Seed.** The random starting noise. Keep it to change one setting at a time and compare.
+- **Interpolation.** The two prompts' vectors are blended (0%, 25%, ... 100%) and drawn from the same noise,
+  so you see the model move from one idea to the other.
+- **Sketch to image.** Your drawing is shrunk to 28×28, noised to the chosen strength (as in training)
+  and then denoised with the prompt: the prompt fills in what the noise erased.
+
+Each PNG you download carries its settings inside (prompt, seed, steps, ...), so it can be made again.
+The full walk-through of one training step and one sampling step, with the files and functions that do
+them, is in [{DOC_PATH}]({{doc_url}}) (in the project folder).
+"""

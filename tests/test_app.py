@@ -1,0 +1,138 @@
+"""The web app end to end: the real app.py in a subprocess, driven through its API with gradio_client."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import PIL.Image
+import pytest
+
+from diffusion.imageio import read_png_settings
+
+from .ui_server import ROOT, app_url
+
+gradio_client = pytest.importorskip("gradio_client")
+
+
+@pytest.fixture(scope="module")
+def client():
+    return gradio_client.Client(app_url(), verbose=False)
+
+
+def generate(client, prompt="a sneaker", negative="", steps=4, guidance=3.0, images=2, seed=1234, scheduler="dpm++"):
+    return client.predict(prompt, negative, steps, guidance, images, seed, scheduler, api_name="/generate")
+
+
+def pixels(path) -> np.ndarray:
+    return np.asarray(PIL.Image.open(path).convert("L"))
+
+
+def test_same_seed_gives_the_same_images(client):
+    first = generate(client)
+    second = generate(client)
+    preview, status, seed_used, gallery, files, snapshots, attention = first
+    assert status.startswith("Done") and "seeds 1234–1235" in status
+    assert seed_used == 1234
+    assert [item["caption"] for item in gallery] == ["seed 1234", "seed 1235"]
+    for a, b in zip(gallery, second[3], strict=True):
+        assert np.array_equal(pixels(a["image"]), pixels(b["image"]))
+    assert not np.array_equal(pixels(gallery[0]["image"]), pixels(gallery[1]["image"]))
+
+    pngs = [f for f in files if f.endswith(".png")]
+    gifs = [f for f in files if f.endswith(".gif")]
+    assert len(pngs) == 2 and len(gifs) == 1
+    assert pixels(pngs[0]).shape == (28, 28)
+    settings = read_png_settings(pngs[1])
+    assert settings["prompt"] == "a sneaker" and settings["seed"] == 1235 and settings["steps"] == 4
+    assert PIL.Image.open(gifs[0]).n_frames == 4  # one frame per step
+    assert len(snapshots) == 4
+    assert [item["caption"].split(" · ")[0] for item in attention] == ["a", "sneaker", "[CLS]", "[SEP]"]
+    assert PIL.Image.open(preview).width > 28 * 4
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"prompt": "x" * 400}, "the limit is 300"),
+        ({"prompt": "   "}, "prompt is empty"),
+        ({"prompt": "a " * 100}, "limit is 64 tokens"),  # found by the text encoder, inside the worker thread
+        ({"steps": 5000}, "5000"),
+        ({"images": 2.5}, "whole number"),
+        ({"seed": -7}, "seed must be a whole number"),
+        ({"guidance": 31}, "31"),
+        ({"scheduler": "nope"}, "nope"),
+    ],
+)
+def test_bad_input_shows_a_message(client, change, message):
+    with pytest.raises(gradio_client.exceptions.AppError) as error:
+        generate(client, **change)
+    assert message.lower() in str(error.value).lower()
+    assert "Traceback" not in str(error.value)
+
+
+def test_random_seed_is_reported(client):
+    status, seed_used = generate(client, seed=-1, images=1, steps=2)[1:3]
+    assert 0 <= seed_used < 2**32 and f"seed {seed_used}" in status
+
+
+def test_sessions_do_not_share_results(client):
+    other = gradio_client.Client(app_url(), verbose=False)
+    with ThreadPoolExecutor(2) as pool:
+        a = pool.submit(generate, client, "a bag", seed=1, images=1, steps=3)
+        b = pool.submit(generate, other, "a coat", seed=2, images=1, steps=3)
+        a, b = a.result(), b.result()
+    assert a[2] == 1 and b[2] == 2
+    assert read_png_settings(a[4][0])["prompt"] == "a bag" and read_png_settings(b[4][0])["prompt"] == "a coat"
+    assert [x["caption"].split(" · ")[0] for x in b[6]][:2] == ["a", "coat"]
+
+
+def test_interpolation_strip(client):
+    preview, status, seed_used, gallery, files = client.predict(
+        "a sneaker", "an ankle boot", 3, 3, 3.0, 7, "ddim", api_name="/interpolate"
+    )
+    assert status.startswith("Done") and seed_used == 7
+    assert [item["caption"] for item in gallery] == ["w = 0.00", "w = 0.50", "w = 1.00"]
+    assert not np.array_equal(pixels(gallery[0]["image"]), pixels(gallery[2]["image"]))
+    blends = [read_png_settings(f)["blend"] for f in files if f.endswith(".png")]
+    assert blends == [0.0, 0.5, 1.0]
+    with pytest.raises(gradio_client.exceptions.AppError, match="(?i)second prompt is empty"):
+        client.predict("a sneaker", "", 3, 3, 3.0, 7, "ddim", api_name="/interpolate")
+
+
+def test_sketch_to_image(client, tmp_path):
+    drawing = PIL.Image.new("RGB", (280, 280), "white")
+    drawing.paste((0, 0, 0), (90, 40, 190, 240))  # a dark block on white paper: inverted to light on dark
+    path = tmp_path / "sketch.png"
+    drawing.save(path)
+    sketch = {
+        "background": gradio_client.handle_file(str(path)),
+        "layers": [],
+        "composite": gradio_client.handle_file(str(path)),
+    }
+    result = client.predict(sketch, "a pair of trousers", "", 0.5, 8, 3.0, 1, 5, "dpm++", api_name="/sketch")
+    assert result[1].startswith("Done")
+    assert read_png_settings(result[4][0])["strength"] == 0.5
+    assert PIL.Image.open(result[4][-1]).n_frames == 4  # strength 0.5 of 8 steps: the last 4 are run
+
+    blank = tmp_path / "blank.png"
+    PIL.Image.new("RGB", (280, 280), "black").save(blank)
+    empty = {
+        "background": gradio_client.handle_file(str(blank)),
+        "layers": [],
+        "composite": gradio_client.handle_file(str(blank)),
+    }
+    with pytest.raises(gradio_client.exceptions.AppError, match="sketch is empty"):
+        client.predict(empty, "a bag", "", 0.5, 8, 3.0, 1, 5, "dpm++", api_name="/sketch")
+
+
+def test_missing_checkpoint_is_one_line_and_exit_code_2(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--checkpoint", str(tmp_path / "nothing-here")],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and "does not exist" in lines[0] and "Traceback" not in done.stderr

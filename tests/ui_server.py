@@ -1,0 +1,91 @@
+"""The real web app in a subprocess, shared by tests/test_app.py and tests/test_browser.py.
+
+One tiny random pipeline and one server per pytest process: started on first use, stopped at exit.
+UI_CHECKPOINT=DIR serves another pipeline instead (e.g. the shipped one, for the README screenshot).
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from functools import cache
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
+START_TIMEOUT_S = 180
+
+
+@cache
+def tiny_pipeline() -> Path:
+    """A randomly initialised pipeline small enough to sample 20 steps in well under a second."""
+    from diffusers import DDPMScheduler
+
+    from diffusion.config import ModelConfig
+    from diffusion.model import build_unet
+    from diffusion.pipeline import TextToImagePipeline
+
+    folder = Path(tempfile.mkdtemp(prefix="ui-test-pipeline-"))
+    atexit.register(shutil.rmtree, folder, True)
+    import torch
+
+    torch.manual_seed(0)
+    unet = build_unet(ModelConfig(block_out_channels=[16, 32], cross_attention_levels=[False, True]), (1, 28, 28))
+    scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
+    TextToImagePipeline(unet=unet, scheduler=scheduler).save_pretrained(folder / "pipeline")
+    return folder / "pipeline"
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def start_app(checkpoint: Path, *extra: str) -> tuple[subprocess.Popen, str]:
+    """Run `python app.py --checkpoint ... --port FREE`; return the process and the address it printed."""
+    command = [sys.executable, str(ROOT / "app.py"), "--checkpoint", str(checkpoint), "--port", str(free_port())]
+    env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [*command, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    lines: queue.Queue = queue.Queue()
+    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    seen, deadline = [], time.time() + START_TIMEOUT_S
+    while time.time() < deadline:
+        try:
+            line = lines.get(timeout=1)
+        except queue.Empty:
+            if process.poll() is not None:
+                break
+            continue
+        seen.append(line)
+        if line.startswith("Running on "):
+            return process, line.split()[2].rstrip("/") + "/"
+    process.kill()
+    raise RuntimeError("app.py did not start:\n" + "".join(seen))
+
+
+@cache
+def app_url() -> str:
+    """The address of the shared test server (started on first call)."""
+    checkpoint = Path(os.environ["UI_CHECKPOINT"]) if os.environ.get("UI_CHECKPOINT") else tiny_pipeline()
+    process, url = start_app(checkpoint)
+
+    def stop():
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+    atexit.register(stop)
+    return url
