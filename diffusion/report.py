@@ -1,0 +1,144 @@
+"""Writing an evaluation down: metrics.json, report.md, the sample grid and the guidance-sweep chart.
+
+The chart is drawn with PIL (already a dependency) rather than matplotlib: two small line charts do
+not justify a plotting library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torchvision.utils import save_image
+
+GRID = "samples.png"
+SWEEP_PLOT = "guidance_sweep.png"
+
+
+def write_report(metrics: dict, grid: torch.Tensor, out_dir: Path) -> None:
+    """`grid` is (rows, columns, C, H, W) in [-1, 1]: one row of samples per class prompt."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(metrics, indent=2) + "\n")
+    rows, columns = grid.shape[:2]
+    save_image(grid.flatten(0, 1), out_dir / GRID, nrow=columns, normalize=True, value_range=(-1, 1), pad_value=1)
+    sweep = metrics["guidance_sweep"]
+    if len(sweep) > 1:
+        sweep_chart(sweep, metrics["classifier"]["test_accuracy"], metrics["frechet"]["real_train_floor"]).save(
+            out_dir / SWEEP_PLOT
+        )
+    (out_dir / "report.md").write_text(markdown(metrics, has_plot=len(sweep) > 1))
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None else f"{value:.1%}"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "n/a" if value is None else f"{value:.{digits}f}"
+
+
+def markdown(m: dict, has_plot: bool) -> str:
+    s, fr, at, dv = m["settings"], m["frechet"], m["attribute"], m["diversity"]
+    lines = [
+        f"# Evaluation of {m.get('checkpoint') or 'a pipeline'} on {m['dataset']}",
+        "",
+        f"{s['images_per_prompt']} images per prompt, guidance scale {s['guidance_scale']:g}, "
+        f"{s['num_inference_steps']} {s['scheduler']} steps, seed {s['seed']}, on {s['device']}; "
+        f"{m['seconds']:.0f} s. Judged by the reference classifier (trained on real images only; "
+        f"{_pct(m['classifier']['test_accuracy'])} on the real test set).",
+        "",
+        "| measure | generated | real images |",
+        "|---|---|---|",
+        f"| prompt accuracy, class prompts | {_pct(m['class_prompts']['accuracy'])} | "
+        f"{_pct(m['classifier']['test_accuracy'])} (classifier on the test set) |",
+        f"| prompt accuracy, held-out paraphrases | {_pct(m['held_out_prompts']['accuracy'])} | |",
+        f"| Fréchet distance to the test set, from {fr['images']} images | {_num(fr['generated'])} | "
+        f"{_num(fr['real_train_floor'])} (training images, same count) |",
+        f"| light minus dark mean intensity | {_num(at['light_minus_dark'], 3)} | "
+        f"{_num(at['real_light_minus_dark'], 3)} (lightest minus darkest third) |",
+        f"| dark/light pairs with the light one brighter | {_pct(at['right_sign_fraction'])} | |",
+        f"| diversity: mean pairwise feature distance | {_num(dv['generated'])} | {_num(dv['real'])} "
+        f"(ratio {_num(dv['ratio'])}) |",
+        "",
+        "## Per class",
+        "",
+        "| class | prompt | accuracy | held-out accuracy | light − dark (real) | diversity ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name, prompt in m["class_prompts"]["prompts"].items():
+        attribute = at["per_class"][name]
+        lines.append(
+            f"| {name} | {prompt} | {_pct(m['class_prompts']['per_class'].get(name))} | "
+            f"{_pct(m['held_out_prompts']['per_class'].get(name))} | {_num(attribute['light_minus_dark'], 3)} "
+            f"({_num(attribute['real'], 3)}) | {_num(dv['per_class_ratio'][name])} |"
+        )
+    lines += ["", "## Held-out prompts", "", "| prompt | accuracy |", "|---|---|"]
+    lines += [f"| {prompt} | {_pct(value)} |" for prompt, value in m["held_out_prompts"]["per_prompt"].items()]
+    lines += ["", "## Guidance scale", "", "| guidance scale | accuracy | Fréchet distance |", "|---|---|---|"]
+    lines += [
+        f"| {r['guidance_scale']:g} | {_pct(r['accuracy'])} | {_num(r['frechet'])} |" for r in m["guidance_sweep"]
+    ]
+    if has_plot:
+        lines += ["", f"![accuracy and Fréchet distance against guidance scale]({SWEEP_PLOT})"]
+    lines += [
+        "",
+        "## Samples",
+        "",
+        "One row per class prompt, in the order of the table above.",
+        "",
+        f"![samples]({GRID})",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def sweep_chart(sweep: list[dict], accuracy_reference: float, frechet_floor: float) -> Image.Image:
+    """Accuracy and Fréchet distance against guidance scale, side by side; dashed: the real-image values."""
+    scales = [r["guidance_scale"] for r in sweep]
+    panels = [
+        # Plain ASCII titles: PIL's built-in font has no accented letters.
+        line_chart(scales, [r["accuracy"] for r in sweep], "prompt accuracy", (0.0, 1.0), accuracy_reference),
+        line_chart(scales, [r["frechet"] for r in sweep], "Frechet distance", None, frechet_floor),
+    ]
+    chart = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
+    for i, panel in enumerate(panels):
+        chart.paste(panel, (i * panel.width, 0))
+    return chart
+
+
+def line_chart(xs, ys, title, y_range, reference, size=(360, 260)) -> Image.Image:
+    width, height = size
+    left, right, top, bottom = 52, 16, 28, 36
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    low, high = y_range or (0.0, max([*ys, reference]) * 1.1 or 1.0)
+    x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+
+    def point(x, y):
+        px = left + (x - x_low) / (x_high - x_low) * (width - left - right)
+        py = height - bottom - (y - low) / (high - low) * (height - top - bottom)
+        return px, py
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for i in range(5):  # y ticks
+        value = low + (high - low) * i / 4
+        _, py = point(x_low, value)
+        draw.line([left - 4, py, left, py], fill="black")
+        draw.text((4, py - 6), f"{value:.2f}" if high <= 10 else f"{value:.0f}", fill="black", font=font)
+    for x in xs:  # x ticks at the measured scales
+        px, _ = point(x, low)
+        draw.line([px, height - bottom, px, height - bottom + 4], fill="black")
+        draw.text((px - 6, height - bottom + 6), f"{x:g}", fill="black", font=font)
+    draw.text((left, 8), title, fill="black", font=font)
+    draw.text((width - right - 110, 8), "dashed: real images", fill=(120, 120, 120), font=font)
+    draw.text((width // 2 - 40, height - 14), "guidance scale", fill="black", font=font)
+    _, ref_y = point(x_low, reference)
+    for x0 in range(left, width - right, 8):  # dashed reference line: real images
+        draw.line([x0, ref_y, min(x0 + 4, width - right), ref_y], fill=(120, 120, 120))
+    points = [point(x, y) for x, y in zip(xs, ys, strict=True)]
+    draw.line(points, fill=(31, 119, 180), width=2)
+    for px, py in points:
+        draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=(31, 119, 180))
+    return image
