@@ -46,7 +46,15 @@ from .ui_runs import (
     save_results,
     stream_pipeline,
 )
-from .ui_text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES
+from .ui_text import (
+    DOC_PATH,
+    EXAMPLE_PROMPTS,
+    HINTS,
+    HOW_IT_WORKS,
+    INTERPOLATION_EXAMPLES,
+    file_url,
+    walkthrough,
+)
 
 
 def user_errors(fn):
@@ -175,7 +183,7 @@ def build_ui(pipe, limits: Limits, checkpoint: str, docs: Path) -> tuple[gr.Bloc
     """The Blocks app for `pipe`, and a function that deletes its files when the server stops."""
     folders, signals = RunFolders(), StopSignals()
     checkpoint_name = Path(checkpoint).name
-    doc_url = f"/gradio_api/file={(Path(docs) / Path(DOC_PATH).name).resolve()}"
+    doc_url = file_url(Path(docs) / Path(DOC_PATH).name)
 
     def stream_steps(settings: Settings, kwargs: dict, results: Results, total: int, stop, frame=preview_frame):
         """Stream one pipeline call: clear the old results, then a preview per step. Returns (frames, output);
@@ -345,6 +353,10 @@ def build_ui(pipe, limits: Limits, checkpoint: str, docs: Path) -> tuple[gr.Bloc
                 blend_results = result_panel(False, "blend-")
             with gr.Tab("How it works", id="how"):
                 gr.Markdown(HOW_IT_WORKS.format(doc_url=doc_url))
+                document = walkthrough(docs)
+                if document:
+                    with gr.Accordion(f"The full walk-through ({DOC_PATH})", open=False):
+                        gr.Markdown(document, elem_classes="pixelated")
 
         def wire(triggers, button, stop_button, handler, inputs, results: Results, api_name: str):
             """Click: disable the button and arm the tab's Stop at once; then queue the run; then re-enable."""

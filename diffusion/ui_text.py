@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+from pathlib import Path
+
 DOC_PATH = "docs/how-it-works.md"
 
 # Names from training captions, attributes, and names the model never saw (through the text encoder only).
@@ -66,3 +69,22 @@ Each PNG you download carries its settings inside (prompt, seed, steps, ...), so
 The full walk-through of one training step and one sampling step, with the files and functions that do
 them, is in [{DOC_PATH}]({{doc_url}}) (in the project folder).
 """
+
+
+def file_url(path: Path) -> str:
+    """The address at which the Gradio server serves a file from one of its allowed paths."""
+    return f"/gradio_api/file={Path(path).resolve()}"
+
+
+def walkthrough(docs: Path) -> str | None:
+    """docs/how-it-works.md for showing inside the page: its pictures' relative paths made into file URLs.
+    None when the file is missing."""
+    path = Path(docs) / Path(DOC_PATH).name
+    if not path.is_file():
+        return None
+    text = path.read_text(encoding="utf-8")
+    return re.sub(
+        r"(!?\[[^\]]*\]\()(?!https?:|/|#)([^)\s]+)\)",
+        lambda match: f"{match.group(1)}{file_url(path.parent / match.group(2))})",
+        text,
+    )
