@@ -28,10 +28,7 @@ TRAIN_NAMES = {
         ["bag", "handbag"],
         ["ankle boot", "boot"],
     ],
-    "mnist": [
-        [f"digit {d}", f"number {d}", f"handwritten {d}", word]
-        for d, word in enumerate(["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"])
-    ],
+    "mnist": [[f"digit {d}", f"number {d}", f"handwritten {d}"] for d in range(10)],
     "cifar10": [
         ["airplane", "plane", "aircraft"],
         ["car", "automobile"],
@@ -60,7 +57,10 @@ HELD_OUT_NAMES = {
         ["purse", "tote"],
         ["bootie", "chelsea bootie"],
     ],
-    "mnist": [[f"numeral {d}", f"figure {d}"] for d in range(10)],
+    "mnist": [
+        [word, f"numeral {word}"]
+        for word in ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
+    ],
     "cifar10": [
         ["jet", "airliner"],
         ["sedan", "hatchback"],

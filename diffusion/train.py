@@ -147,6 +147,12 @@ def sample_grid(pipe: TextToImagePipeline, config: Config, path: Path) -> None:
     save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
 
 
+def write_log_row(path: Path, row: list, mode: str = "a") -> None:
+    """One CSV row, file closed again at once: the log survives any interruption."""
+    with open(path, mode, newline="") as file:
+        csv.writer(file).writerow(row)
+
+
 def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     """Run the training loop; return the exported pipeline folder."""
     from accelerate import Accelerator
@@ -206,11 +212,8 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         },
     }
     log_path = run_dir / "loss.csv"
-    write_header = not log_path.exists() or start_step == 0
-    log_file = open(log_path, "w" if write_header else "a", newline="")
-    log = csv.writer(log_file)
-    if write_header:
-        log.writerow(["step", "loss", "lr", "images_per_s", "elapsed_s"])
+    if accelerator.is_main_process and (start_step == 0 or not log_path.exists()):
+        write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
 
     def save(step: int) -> None:
         if not accelerator.is_main_process:
@@ -258,8 +261,9 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
                 speed = window_images / (time.time() - window_start)
                 lr = lr_scheduler.get_last_lr()[0]
                 progress.set_postfix(loss=f"{recent_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:.0f}")
-                log.writerow([step, f"{recent_loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{time.time() - started:.1f}"])
-                log_file.flush()
+                row = [step, f"{recent_loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{time.time() - started:.1f}"]
+                if accelerator.is_main_process:
+                    write_log_row(log_path, row)
                 window_start, window_images = time.time(), 0
             if accelerator.is_main_process and t.sample_every and step % t.sample_every == 0:
                 pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record)
@@ -271,10 +275,8 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         progress.close()
         accelerator.print(f"\ninterrupted at step {step}; saving a checkpoint first")
         save(step)
-        log_file.close()
         raise
     progress.close()
-    log_file.close()
 
     wall = time.time() - started
     final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent_loss, 5)}

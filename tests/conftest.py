@@ -1,0 +1,44 @@
+"""Shared fixtures: tiny IDX data, a tiny config, and a tiny trained run (real UNet, real text encoder)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+
+import pytest
+
+from diffusion.config import Config, load_config
+from diffusion.train import train
+
+from .idx_files import write_fake_fashion_mnist
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def idx_data_dir(tmp_path_factory) -> Path:
+    return write_fake_fashion_mnist(tmp_path_factory.mktemp("fake-fashion-mnist"))
+
+
+@pytest.fixture(scope="session")
+def base_tiny_config(idx_data_dir) -> Config:
+    config = load_config(ROOT / "configs" / "tiny.yaml")
+    config.data.data_dir = str(idx_data_dir)
+    config.data.download = False
+    return config
+
+
+@pytest.fixture
+def tiny_config(base_tiny_config, tmp_path) -> Config:
+    config = copy.deepcopy(base_tiny_config)
+    config.train.output_dir = str(tmp_path / "run")
+    return config
+
+
+@pytest.fixture(scope="session")
+def tiny_run(base_tiny_config, tmp_path_factory) -> Path:
+    """A run folder trained for 40 steps: checkpoints, loss.csv and the exported pipeline."""
+    config = copy.deepcopy(base_tiny_config)
+    config.train.output_dir = str(tmp_path_factory.mktemp("tiny-run"))
+    train(config)
+    return Path(config.train.output_dir)

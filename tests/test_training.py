@@ -1,0 +1,128 @@
+"""Training: the loss falls, checkpoints resume exactly, Ctrl-C saves first, the CLI refuses bad input."""
+
+from __future__ import annotations
+
+import copy
+import csv
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from diffusion.checkpoint import checkpoint_folders
+from diffusion.train import train
+
+from .conftest import ROOT
+
+
+def read_loss(run: Path) -> list[float]:
+    with open(run / "loss.csv") as file:
+        return [float(row["loss"]) for row in csv.DictReader(file)]
+
+
+def test_tiny_training_lowers_the_loss(tiny_run):
+    losses = read_loss(tiny_run)
+    assert len(losses) >= 3
+    assert losses[-1] < 0.8 * losses[0]
+
+
+def test_run_folder_holds_checkpoints_and_a_pipeline(tiny_run):
+    assert [p.name for p in checkpoint_folders(tiny_run)] == ["step-000020", "step-000040"]
+    assert (tiny_run / "pipeline" / "model_index.json").is_file()
+    assert (tiny_run / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors").is_file()
+    assert not list(tiny_run.rglob("*.bin")) and not list(tiny_run.rglob("*.pt"))
+    record = (tiny_run / "pipeline" / "training_record.json").read_text()
+    assert '"steps": 40' in record and '"dataset": "fashion_mnist"' in record
+
+
+def final_state(run: Path) -> dict:
+    return load_file(checkpoint_folders(run)[-1] / "training_state.safetensors")
+
+
+def test_resume_continues_at_the_same_step_with_identical_state(tiny_config):
+    tiny_config.train.max_steps = 8
+    tiny_config.train.checkpoint_every = 4
+    tiny_config.train.log_every = 2
+    straight = copy.deepcopy(tiny_config)
+    straight.train.output_dir += "-straight"
+    train(straight)
+
+    halves = copy.deepcopy(tiny_config)
+    halves.train.max_steps = 4
+    train(halves)
+    halves.train.max_steps = 8
+    train(halves, resume="latest")
+
+    a, b = final_state(Path(straight.train.output_dir)), final_state(Path(halves.train.output_dir))
+    assert a.keys() == b.keys() and any(k.startswith("optimizer.") for k in a) and any(k.startswith("ema.") for k in a)
+    for key in a:
+        torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
+    steps = [line.split(",")[0] for line in (Path(halves.train.output_dir) / "loss.csv").read_text().splitlines()]
+    assert steps == ["step", "2", "4", "6", "8"]
+
+
+def run_train_cli(*args, **kwargs) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "diffusion.train", *args], capture_output=True, text=True, cwd=ROOT, **kwargs
+    )
+
+
+def test_ctrl_c_saves_a_checkpoint_first(idx_data_dir, tmp_path):
+    run = tmp_path / "run"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "diffusion.train", "--config", "configs/tiny.yaml", "--data-dir", str(idx_data_dir),
+         "--output-dir", str(run), "--max-steps", "100000", "--checkpoint-every", "100000"],
+        cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    deadline = time.time() + 120
+    while time.time() < deadline and not ((run / "loss.csv").is_file() and len(read_loss(run)) >= 1):
+        time.sleep(0.5)
+    os.kill(process.pid, signal.SIGINT)
+    output, _ = process.communicate(timeout=120)
+    assert process.returncode == 130, output
+    assert "saving a checkpoint first" in output and "Traceback" not in output
+    saved = checkpoint_folders(run)
+    assert saved and int(saved[-1].name.split("-")[1]) >= 10
+    assert (saved[-1] / "pipeline" / "model_index.json").is_file()
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["--config", "configs/nope.yaml"], "config file configs/nope.yaml not found"),
+        (["--config", "{bad}", "--max-steps", "0"], "max-steps must be at least 1"),
+        (["--config", "{bad}", "--max-minutes", "-1"], "max-minutes must be above 0"),
+        (["--config", "{unknown}"], "unknown config key 'train.bogus'"),
+        (["--config", "{bad}", "--data-dir", "/nonexistent"], "data folder /nonexistent does not exist"),
+        (["--config", "{bad}", "--resume", "latest"], "no checkpoint in"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path):
+    unknown = tmp_path / "unknown.yaml"
+    unknown.write_text("train:\n  bogus: 1\n")
+    bad = tmp_path / "offline.yaml"
+    bad.write_text(f"data:\n  download: false\ntrain:\n  output_dir: {tmp_path / 'run'}\n")
+    args = [a.replace("{bad}", str(bad)).replace("{unknown}", str(unknown)) for a in args]
+    result = run_train_cli(*args)
+    assert result.returncode == 2, result.stderr
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.real_data
+def test_a_few_steps_on_the_installed_fashion_mnist(tmp_path):
+    if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
+        pytest.fail("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
+    result = run_train_cli(
+        "--config", "configs/tiny.yaml", "--output-dir", str(tmp_path / "run"), "--max-steps", "6",
+        "--checkpoint-every", "3", timeout=600,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "60000 fashion_mnist images" in result.stdout + result.stderr
+    assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
