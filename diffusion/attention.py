@@ -14,6 +14,9 @@ import torch
 import torch.nn.functional as F
 from diffusers.models.attention_processor import Attention
 
+# On the CPU the explicit softmax beats the fused kernel for sequences this short (see benchmarks/training.py).
+USE_FUSED_ON_CPU = False
+
 
 class AttentionStore:
     """Sums cross-attention maps over layers and steps, resized to one resolution."""
@@ -69,9 +72,8 @@ class RecordingAttnProcessor:
         head_dim = key.shape[-1] // attn.heads
         query, key, value = (x.view(batch, -1, attn.heads, head_dim).transpose(1, 2) for x in (query, key, value))
 
-        if (is_cross and attention_store is not None) or query.device.type == "cpu":
-            # The explicit softmax: needed for the maps, and faster than the fused CPU kernel for
-            # sequences this short (49 positions; measured 1.4x on a whole training step).
+        if (is_cross and attention_store is not None) or (query.device.type == "cpu" and not USE_FUSED_ON_CPU):
+            # The explicit softmax: needed for the maps, and on the CPU faster than the fused kernel.
             scores = query @ key.transpose(-1, -2) * attn.scale
             if attention_mask is not None:
                 scores = scores + attention_mask
