@@ -25,6 +25,11 @@ class DataConfig:
     download: bool = True  # allow torchvision to download when no local copy exists
     caption_dropout: float = 0.1  # probability of the empty caption, for classifier-free guidance
     attribute_probability: float = 0.7  # how often a dark/light image gets that word in its caption
+    # Text augmentation, so that words never seen in training still steer the image through MiniLM's
+    # sentence embedding: sometimes hide the token embeddings (the model must then read the sentence
+    # embedding alone), and jitter the sentence embedding (nearby meanings give nearby images).
+    token_dropout: float = 0.0  # probability of replacing a caption's tokens by the empty caption's
+    pooled_noise: float = 0.0  # std of Gaussian noise added to the sentence embedding (unit-size components)
 
 
 @dataclass

@@ -99,6 +99,19 @@ def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: i
     return batch[rank::world]
 
 
+def augment_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -> PromptEmbeddings:
+    """The batch's caption embeddings with token dropout and sentence-embedding noise (see DataConfig)."""
+    text = embeddings[caption_ids]
+    if config.data.token_dropout > 0:
+        hide = torch.rand(len(caption_ids), generator=rng) < config.data.token_dropout
+        empty = embeddings[torch.zeros_like(caption_ids)]  # caption 0 is the empty caption
+        text.tokens = torch.where(hide[:, None, None], empty.tokens, text.tokens)
+        text.mask = torch.where(hide[:, None], empty.mask, text.mask)
+    if config.data.pooled_noise > 0:
+        text.pooled = text.pooled + config.data.pooled_noise * torch.randn(text.pooled.shape, generator=rng)
+    return text
+
+
 def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device):
     """The denoising loss of one batch (see the module docstring)."""
     labels = data.dataset.labels[indices]
@@ -106,7 +119,7 @@ def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indi
     caption_ids = data.captions.sample(
         labels, data.attributes[indices], config.data.attribute_probability, config.data.caption_dropout, rng
     )
-    text = data.embeddings[caption_ids].to(device)
+    text = augment_text(data.embeddings, caption_ids, config, rng).to(device)
     noise = torch.randn(clean.shape, generator=rng).to(device)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(clean),), generator=rng).to(device)
     noisy = noise_scheduler.add_noise(clean, noise, timesteps)

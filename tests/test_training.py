@@ -126,3 +126,21 @@ def test_a_few_steps_on_the_installed_fashion_mnist(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "60000 fashion_mnist images" in result.stdout + result.stderr
     assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
+
+
+def test_text_augmentation_hides_tokens_and_jitters_the_sentence_embedding(base_tiny_config):
+    from diffusion.text import PromptEmbeddings
+    from diffusion.train import augment_text
+
+    config = copy.deepcopy(base_tiny_config)
+    embeddings = PromptEmbeddings(
+        torch.randn(3, 4, 8), torch.tensor([[1, 1, 0, 0], [1, 1, 1, 0], [1, 1, 1, 1]]), torch.randn(3, 8)
+    )
+    ids = torch.tensor([1, 2, 1, 2])
+    plain = augment_text(embeddings, ids, config, torch.Generator().manual_seed(0))
+    assert torch.equal(plain.tokens, embeddings.tokens[ids]) and torch.equal(plain.pooled, embeddings.pooled[ids])
+    config.data.token_dropout, config.data.pooled_noise = 1.0, 0.5
+    augmented = augment_text(embeddings, ids, config, torch.Generator().manual_seed(0))
+    assert torch.equal(augmented.tokens, embeddings.tokens[[0, 0, 0, 0]])  # the empty caption's tokens
+    assert torch.equal(augmented.mask, embeddings.mask[[0, 0, 0, 0]])
+    assert 0.2 < (augmented.pooled - embeddings.pooled[ids]).std() < 0.8
