@@ -312,6 +312,9 @@ def evaluate_command(argv: list[str]) -> None:
         metavar="DIR",
         help="folder for metrics.json, report.md, PNGs (default outputs/evaluation)",
     )
+    parser.add_argument(
+        "--record", action="store_true", help="also store the results in the pipeline's training_record.json"
+    )
     args = parser.parse_args(argv)
     images_per_prompt = args.images_per_prompt
     if images_per_prompt is None:
@@ -332,11 +335,27 @@ def evaluate_command(argv: list[str]) -> None:
         pipe, classifier, images_per_prompt, args.guidance, sweep, steps, args.scheduler, args.seed,
         data_dir=args.data_dir, out_dir=args.out, checkpoint=str(args.checkpoint),
     )  # fmt: skip
+    if args.record:
+        record_evaluation(args.checkpoint, metrics, "python -m diffusion.evaluate " + " ".join(argv))
     print(
         f"prompt accuracy {metrics['class_prompts']['accuracy']:.1%} (held-out prompts "
         f"{metrics['held_out_prompts']['accuracy']:.1%}); Fréchet distance {metrics['frechet']['generated']:.2f} "
         f"(real-image floor {metrics['frechet']['real_train_floor']:.2f}); report in {Path(args.out) / 'report.md'}"
     )
+
+
+def record_evaluation(checkpoint: str, metrics: dict, command: str) -> None:
+    """Add the evaluation (and the command that made it) to the pipeline's training record."""
+    import json
+
+    from .pipeline import resolve_pipeline_folder
+
+    path = resolve_pipeline_folder(Path(checkpoint)) / "training_record.json"
+    record = json.loads(path.read_text()) if path.is_file() else {}
+    record["evaluation"] = {"command": command, **_json_ready(metrics)}
+    staging = path.with_suffix(".json.tmp")
+    staging.write_text(json.dumps(record, indent=2) + "\n")
+    staging.replace(path)
 
 
 def train_classifier_command(argv: list[str]) -> None:
