@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import inspect
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -57,32 +56,18 @@ from .ui_text import (
 )
 
 
-def user_errors(fn):
-    """Show a UserError as a message in the page (gr.Error) instead of a server error."""
+def user_errors(handler):
+    """Show a UserError raised by a (generator) handler as a message in the page, not a server error."""
 
-    def message(error: UserError) -> gr.Error:
-        text = str(error)
-        return gr.Error(text[:1].upper() + text[1:], print_exception=False)
-
-    if inspect.isgeneratorfunction(fn):
-
-        @functools.wraps(fn)
-        def generator(*args, **kwargs):
-            try:
-                yield from fn(*args, **kwargs)
-            except UserError as error:
-                raise message(error) from None
-
-        return generator
-
-    @functools.wraps(fn)
-    def plain(*args, **kwargs):
+    @functools.wraps(handler)
+    def wrapped(*args, **kwargs):
         try:
-            return fn(*args, **kwargs)
+            yield from handler(*args, **kwargs)
         except UserError as error:
-            raise message(error) from None
+            text = str(error)
+            raise gr.Error(text[:1].upper() + text[1:], print_exception=False) from None
 
-    return plain
+    return wrapped
 
 
 @dataclass
