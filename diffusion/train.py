@@ -21,6 +21,7 @@ import csv
 import json
 import math
 import platform
+import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -357,8 +358,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
+def stop_on_sigterm(signum, frame):
+    raise KeyboardInterrupt  # a polite kill (a scheduler, `kill`) saves a checkpoint too, like Ctrl-C
+
+
 def main(argv=None) -> None:
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         config = config_from_args(args)
         command = "python -m diffusion.train " + " ".join(sys.argv[1:] if argv is None else argv)
