@@ -73,7 +73,8 @@ def run_train_cli(*args, **kwargs) -> subprocess.CompletedProcess:
     )
 
 
-def test_ctrl_c_saves_a_checkpoint_first(idx_data_dir, tmp_path):
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_or_kill_saves_a_checkpoint_first(idx_data_dir, tmp_path, stop_signal):
     run = tmp_path / "run"
     process = subprocess.Popen(
         [sys.executable, "-m", "diffusion.train", "--config", "configs/tiny.yaml", "--data-dir", str(idx_data_dir),
@@ -83,7 +84,7 @@ def test_ctrl_c_saves_a_checkpoint_first(idx_data_dir, tmp_path):
     deadline = time.time() + 120
     while time.time() < deadline and not ((run / "loss.csv").is_file() and len(read_loss(run)) >= 1):
         time.sleep(0.5)
-    os.kill(process.pid, signal.SIGINT)
+    os.kill(process.pid, stop_signal)
     output, _ = process.communicate(timeout=120)
     assert process.returncode == 130, output
     assert "saving a checkpoint first" in output and "Traceback" not in output
