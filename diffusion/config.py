@@ -54,7 +54,7 @@ class TrainConfig:
     lr_schedule: str = "cosine"  # any name diffusers.optimization.get_scheduler knows
     ema_decay: float = 0.999
     grad_clip: float = 1.0
-    mixed_precision: str = "bf16"  # no | bf16 | fp16 (fp16 needs a GPU)
+    mixed_precision: str = "no"  # no | bf16 | fp16; bf16 pays off on GPUs, not on CPUs (benchmarks/training.py)
     num_train_timesteps: int = 1000
     beta_schedule: str = "squaredcos_cap_v2"
     prediction_type: str = "v_prediction"  # epsilon | v_prediction
