@@ -21,10 +21,8 @@ import sys
 import time
 from pathlib import Path
 
-from torchvision.utils import save_image
-
 from .errors import UserError
-from .imageio import denoising_frames, save_gif, save_png
+from .imageio import denoising_frames, save_gif, save_png, tensor_grid
 from .pipeline import DEFAULT_GUIDANCE, MAX_IMAGES, MAX_STEPS, TextToImagePipeline, validate_settings
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 
@@ -91,7 +89,7 @@ def generate(args: argparse.Namespace) -> list[Path]:
         entries.append({"file": path.name, **settings})
         written.append(path)
     grid = out / f"{base}_seed{seed}_grid.png"
-    save_image(result.images.cpu(), grid, nrow=min(8, args.num_images), normalize=True, value_range=(-1, 1), padding=1)
+    tensor_grid(result.images, scale=4, nrow=min(8, args.num_images)).save(grid)  # 4x: 28-pixel images are tiny
     written.append(grid)
     extra = {"grid": grid.name}
     if args.gif:
