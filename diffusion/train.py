@@ -18,6 +18,7 @@ from __future__ import annotations
 import argparse
 import copy
 import csv
+import hashlib
 import json
 import math
 import platform
@@ -38,7 +39,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from .captions import CaptionTable, brightness_attributes
-from .checkpoint import checkpoint_folders, find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
@@ -73,8 +74,6 @@ def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbedding
 
 
 def _cache_key(captions: list[str]) -> str:
-    import hashlib
-
     return hashlib.sha256(("\n".join(captions) + ENCODER_SHA256).encode()).hexdigest()
 
 
@@ -199,9 +198,8 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     start_step = 0
     if resume:
         checkpoint = find_checkpoint(run_dir, resume)
-        start_step = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)[
-            "step"
-        ]
+        restored = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        start_step = restored["step"]
         accelerator.print(f"resumed from {checkpoint} at step {start_step}")
     unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
     ema.to(accelerator.device)
@@ -229,12 +227,15 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     if accelerator.is_main_process and (start_step == 0 or not log_path.exists()):
         write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
 
+    def checkpoint_dir(step: int) -> Path:
+        return run_dir / "checkpoints" / f"step-{step:06d}"
+
     def save(step: int) -> None:
         if not accelerator.is_main_process:
             return
         pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step})
         save_checkpoint(
-            run_dir / "checkpoints" / f"step-{step:06d}", step=step, unet=accelerator.unwrap_model(unet), ema=ema,
+            checkpoint_dir(step), step=step, unet=accelerator.unwrap_model(unet), ema=ema,
             optimizer=optimizer, lr_scheduler=lr_scheduler, pipeline=pipe, extra={"config": config.to_dict()},
         )  # fmt: skip
         prune_checkpoints(run_dir, t.keep_checkpoints)
@@ -294,7 +295,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
 
     wall = time.time() - started
     final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent_loss, 5)}
-    if not checkpoint_folders(run_dir) or checkpoint_folders(run_dir)[-1].name != f"step-{step:06d}":
+    if not checkpoint_dir(step).is_dir():  # unless the loop just saved this very step
         save(step)
     pipeline_dir = run_dir / "pipeline"
     if accelerator.is_main_process:
