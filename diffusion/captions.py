@@ -83,7 +83,13 @@ ATTRIBUTES = ["", "dark", "light"]  # index 0 = no attribute; 1 and 2 from the i
 ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT = 0, 1, 2
 
 
+PLURAL_NOUNS = {"trousers", "pants", "jeans", "slacks", "boots"}  # the names' plurals: no article before them
+
+
 def article(words: str) -> str:
+    """ "a" or "an" before `words`; none before a plural ("trousers", but "a pair of trousers")."""
+    if words.split()[-1] in PLURAL_NOUNS and "pair of" not in words:
+        return ""
     return "an" if words[:1].lower() in "aeiou" else "a"
 
 
@@ -91,7 +97,7 @@ def caption(template: str, name: str, attribute: str = "") -> str:
     """Fill a template, putting the attribute before the name and fixing "a"/"an"."""
     phrase = f"{attribute} {name}" if attribute else name
     text = template.format(name=phrase)
-    return text.replace(f"a {phrase}", f"{article(phrase)} {phrase}")
+    return text.replace(f"a {phrase}", f"{article(phrase)} {phrase}".lstrip())
 
 
 def class_prompt(dataset: str, label: int, attribute: str = "") -> str:
@@ -111,18 +117,20 @@ def held_out_prompts(dataset: str) -> list[tuple[str, int]]:
 class CaptionTable:
     """All training captions of a dataset, indexed by (class, name, template, attribute).
 
-    `captions[i]` is the text; `sample(labels, attributes)` draws one caption index per image.
-    Index 0 is the empty caption used for classifier-free guidance.
+    `captions[i]` is the text and `labels[i]` its class; `sample(labels, attributes)` draws one caption
+    index per image. Index 0 is the empty caption used for classifier-free guidance (label -1).
     """
 
     def __init__(self, dataset: str):
         names = TRAIN_NAMES[dataset]
         self.captions = [""]
+        self.labels = [-1]
         self._index = {}
         for label, class_names in enumerate(names):
             for n, t, a in itertools.product(range(len(class_names)), range(len(TEMPLATES)), range(3)):
                 self._index[label, n, t, a] = len(self.captions)
                 self.captions.append(caption(TEMPLATES[t], class_names[n], ATTRIBUTES[a]))
+                self.labels.append(label)
         self.names_per_class = torch.tensor([len(n) for n in names])
         lookup = torch.zeros(len(names), int(self.names_per_class.max()), len(TEMPLATES), 3, dtype=torch.long)
         for (label, n, t, a), index in self._index.items():

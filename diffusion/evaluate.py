@@ -29,6 +29,8 @@ from .classifier import Classifier, default_classifier_dir, embed, load_classifi
 from .data import load_dataset, to_model_range, to_uint8
 from .errors import UserError
 from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance, prompt_accuracy
+from .nearest_caption import caption_index
+from .pipeline import pipeline_dataset
 from .report import write_report
 
 __all__ = ["evaluate_pipeline", "frechet_distance", "main", "prompt_accuracy", "train_classifier"]
@@ -96,15 +98,6 @@ def check_compatible(pipe, classifier: Classifier) -> str:
     return dataset
 
 
-def pipeline_dataset(pipe) -> str | None:
-    """The dataset named in the pipeline's training record, if it has one."""
-    record = getattr(pipe, "training_record", None) or {}
-    for data in (record.get("data"), (record.get("config") or {}).get("data")):
-        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
-            return data["dataset"]
-    return None
-
-
 def evaluate_pipeline(
     pipe,
     classifier: Classifier,
@@ -153,7 +146,9 @@ def evaluate_pipeline(
     plain_logits, plain_features = embed(classifier, plain)
     plain_predictions = plain_logits.argmax(1)
     held_out_labels = torch.tensor([label for _, label in held_out]).repeat_interleave(n)
-    held_out_predictions = embed(classifier, make([p for p, _ in held_out], guidance_scale))[0].argmax(1)
+    held_out_texts = [prompt for prompt, _ in held_out]
+    held_out_predictions = embed(classifier, make(held_out_texts, guidance_scale))[0].argmax(1)
+    held_out_accuracy = (held_out_predictions == held_out_labels).float().view(-1, n).mean(1).tolist()
     dark_intensity = mean_intensity(make(dark, guidance_scale))
     light_intensity = mean_intensity(make(light, guidance_scale))
     sweep_results = {guidance_scale: (plain_predictions, plain_features)}
@@ -199,10 +194,12 @@ def evaluate_pipeline(
         "held_out_prompts": {
             "accuracy": (held_out_predictions == held_out_labels).float().mean().item(),
             "per_class": accuracy_per_class(held_out_predictions, held_out_labels, names),
-            "per_prompt": {
-                prompt: (held_out_predictions[i * n : (i + 1) * n] == label).float().mean().item()
-                for i, (prompt, label) in enumerate(held_out)
+            "per_prompt": dict(zip(held_out_texts, held_out_accuracy, strict=True)),
+            "most_often_drawn": {
+                prompt: names[int(held_out_predictions[i * n : (i + 1) * n].mode().values)]
+                for i, prompt in enumerate(held_out_texts)
             },
+            **encoder_ceiling(dataset, held_out, held_out_accuracy, names),
         },
         "frechet": {
             "generated": frechet_distance(plain_features, test_features),
@@ -240,6 +237,23 @@ def evaluate_pipeline(
         grid = plain.view(num_classes, n, *plain.shape[1:])[:, : min(n, 10)]
         write_report(metrics, grid, Path(out_dir))
     return metrics
+
+
+def encoder_ceiling(dataset: str, held_out: list[tuple[str, int]], accuracy: list[float], names) -> dict:
+    """What the frozen text encoder alone makes of each held-out prompt (its nearest training caption),
+    the share it places in the right class, and the model's accuracy on that share: the part of the
+    held-out gap that is the encoder's, not the UNet's."""
+    nearest = caption_index(dataset).nearest([prompt for prompt, _ in held_out])
+    right = [found.label == label for found, (_, label) in zip(nearest, held_out, strict=True)]
+    readable = [a for a, ok in zip(accuracy, right, strict=True) if ok]
+    return {
+        "encoder_nearest_caption": {
+            prompt: {"caption": found.caption, "class": names[found.label], "similarity": found.similarity}
+            for found, (prompt, _) in zip(nearest, held_out, strict=True)
+        },
+        "encoder_right_fraction": sum(right) / len(right),
+        "accuracy_where_encoder_right": _mean(readable) if readable else None,
+    }
 
 
 def _mean(values: list[float]) -> float:

@@ -313,6 +313,16 @@ class TextToImagePipeline(DiffusionPipeline):
         return pipe
 
 
+def pipeline_dataset(pipe) -> str | None:
+    """The dataset named in the pipeline's training record, if it has one: it says which captions, and
+    so which words, the model was trained on."""
+    record = getattr(pipe, "training_record", None) or {}
+    for data in (record.get("data"), (record.get("config") or {}).get("data")):
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+            return data["dataset"]
+    return None
+
+
 def resolve_pipeline_folder(path: Path) -> Path:
     """A pipeline folder itself; a run folder's final `pipeline/`; or its newest checkpoint's."""
     if not path.exists():

@@ -15,6 +15,11 @@ from torchvision.utils import save_image
 
 GRID = "samples.png"
 SWEEP_PLOT = "guidance_sweep.png"
+HELD_OUT_NOTE = (
+    "Their words never appear in a training caption, so the model knows them only through the frozen text "
+    "encoder. The last column is how the encoder alone reads each prompt: the training caption with the "
+    "most similar sentence embedding. Where that caption is of another class, the model seldom draws the right one."
+)
 
 
 def write_report(metrics: dict, grid: torch.Tensor, out_dir: Path) -> None:
@@ -40,7 +45,7 @@ def _num(value, digits: int = 2) -> str:
 
 
 def markdown(m: dict, has_plot: bool) -> str:
-    s, fr, at, dv = m["settings"], m["frechet"], m["attribute"], m["diversity"]
+    s, fr, at, dv, ho = m["settings"], m["frechet"], m["attribute"], m["diversity"], m["held_out_prompts"]
     lines = [
         f"# Evaluation of {m.get('checkpoint') or 'a pipeline'} on {m['dataset']}",
         "",
@@ -53,7 +58,10 @@ def markdown(m: dict, has_plot: bool) -> str:
         "|---|---|---|",
         f"| prompt accuracy, class prompts | {_pct(m['class_prompts']['accuracy'])} | "
         f"{_pct(m['classifier']['test_accuracy'])} (classifier on the test set) |",
-        f"| prompt accuracy, held-out paraphrases | {_pct(m['held_out_prompts']['accuracy'])} | |",
+        f"| prompt accuracy, held-out paraphrases | {_pct(ho['accuracy'])} | |",
+        f"| held-out paraphrases the text encoder alone places in the right class | "
+        f"{_pct(ho.get('encoder_right_fraction'))} | |",
+        f"| prompt accuracy on those | {_pct(ho.get('accuracy_where_encoder_right'))} | |",
         f"| Fréchet distance to the test set, from {fr['images']} images | {_num(fr['generated'])} | "
         f"{_num(fr['real_train_floor'])} (training images, same count) |",
         f"| light minus dark mean intensity | {_num(at['light_minus_dark'], 3)} | "
@@ -74,8 +82,13 @@ def markdown(m: dict, has_plot: bool) -> str:
             f"{_pct(m['held_out_prompts']['per_class'].get(name))} | {_num(attribute['light_minus_dark'], 3)} "
             f"({_num(attribute['real'], 3)}) | {_num(dv['per_class_ratio'][name])} |"
         )
-    lines += ["", "## Held-out prompts", "", "| prompt | accuracy |", "|---|---|"]
-    lines += [f"| {prompt} | {_pct(value)} |" for prompt, value in m["held_out_prompts"]["per_prompt"].items()]
+    lines += ["", "## Held-out prompts", "", HELD_OUT_NOTE, ""]
+    lines += ["| prompt | accuracy | drawn most often | nearest training caption (its class, cosine) |"]
+    lines += ["|---|---|---|---|"]
+    for prompt, value in ho["per_prompt"].items():
+        near = ho.get("encoder_nearest_caption", {}).get(prompt)
+        reading = f"{near['caption']} ({near['class']}, {near['similarity']:.2f})" if near else "n/a"
+        lines.append(f"| {prompt} | {_pct(value)} | {ho.get('most_often_drawn', {}).get(prompt, 'n/a')} | {reading} |")
     lines += ["", "## Guidance scale", "", "| guidance scale | accuracy | Fréchet distance |", "|---|---|---|"]
     lines += [
         f"| {r['guidance_scale']:g} | {_pct(r['accuracy'])} | {_num(r['frechet'])} |" for r in m["guidance_sweep"]

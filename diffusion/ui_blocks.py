@@ -17,7 +17,8 @@ import gradio as gr
 import PIL.Image
 
 from .errors import UserError
-from .pipeline import DEFAULT_GUIDANCE, MAX_GUIDANCE
+from .nearest_caption import caption_index, describe_reading
+from .pipeline import DEFAULT_GUIDANCE, MAX_GUIDANCE, pipeline_dataset
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from .ui_render import (
     attention_heatmaps,
@@ -169,6 +170,13 @@ def build_ui(pipe, limits: Limits, checkpoint: str, docs: Path) -> tuple[gr.Bloc
     folders, signals = RunFolders(), StopSignals()
     checkpoint_name = Path(checkpoint).name
     doc_url = file_url(Path(docs) / Path(DOC_PATH).name)
+    dataset = pipeline_dataset(pipe)
+    if dataset is not None:
+        caption_index(dataset)  # built now, so the first request does not wait for it
+
+    def reading(prompt: str) -> str:
+        """How the encoder reads the prompt, when the model's training captions are known."""
+        return f" {describe_reading(dataset, prompt)}" if dataset is not None and prompt.strip() else ""
 
     def stream_steps(settings: Settings, kwargs: dict, results: Results, total: int, stop, frame=preview_frame):
         """Stream one pipeline call: clear the old results, then a preview per step. Returns (frames, output);
@@ -212,7 +220,8 @@ def build_ui(pipe, limits: Limits, checkpoint: str, docs: Path) -> tuple[gr.Bloc
             results.snapshots: snaps,
             results.attention: heatmaps(state, 0),
             results.state: state,
-            results.status: f"Done in {timer}: {len(gallery)} image{'s' * (len(gallery) > 1)}, {seeds}.",
+            results.status: f"Done in {timer}: {len(gallery)} image{'s' * (len(gallery) > 1)}, {seeds}."
+            + reading(settings.prompt),
         }
 
     def blend_run(settings: Settings, results: Results, stop):

@@ -35,6 +35,7 @@ def test_same_seed_gives_the_same_images(client):
     second = generate(client)
     preview, status, seed_used, gallery, files, snapshots, attention = first
     assert status.startswith("Done") and "seeds 1234–1235" in status
+    assert "“a sneaker” is one of the training captions (class Sneaker)" in status
     assert seed_used == 1234
     assert [item["caption"] for item in gallery] == ["seed 1234", "seed 1235"]
     for a, b in zip(gallery, second[3], strict=True):
@@ -71,6 +72,11 @@ def test_bad_input_shows_a_message(client, change, message):
         generate(client, **change)
     assert message.lower() in str(error.value).lower()
     assert "Traceback" not in str(error.value)
+
+
+def test_status_says_how_the_encoder_reads_an_unseen_word(client):
+    status = generate(client, prompt="a photo of a pair of jeans", images=1, steps=2)[1]
+    assert "nearest the training caption “a photo of a pair of pants” (class Trouser, cosine similarity 0.8" in status
 
 
 def test_random_seed_is_reported(client):

@@ -13,6 +13,7 @@ from diffusion.captions import (
     TRAIN_NAMES,
     CaptionTable,
     brightness_attributes,
+    caption,
     held_out_prompts,
 )
 from diffusion.config import config_from_dict, load_config, override
@@ -34,6 +35,27 @@ def test_captions_name_the_class_and_the_brightness():
         text = table.captions[index]
         assert any(name in text for name in TRAIN_NAMES["fashion_mnist"][label]), text
         assert ("dark" if attribute == ATTRIBUTE_DARK else "light") in text.split(), text
+
+
+@pytest.mark.parametrize(
+    ("template", "name", "attribute", "expected"),
+    [
+        ("a {name}", "ankle boot", "", "an ankle boot"),
+        ("a photo of a {name}", "sneaker", "light", "a photo of a light sneaker"),
+        ("a photo of a {name}", "trousers", "dark", "a photo of dark trousers"),
+        ("a {name}", "pair of trousers", "", "a pair of trousers"),
+        ("a photo of a {name}", "cowboy boots", "", "a photo of cowboy boots"),
+    ],
+)
+def test_captions_are_grammatical(template, name, attribute, expected):
+    assert caption(template, name, attribute) == expected
+
+
+def test_every_caption_has_a_class_but_the_empty_one():
+    table = CaptionTable("fashion_mnist")
+    assert table.labels[0] == -1 and table.captions[0] == ""
+    assert sorted(set(table.labels[1:])) == list(range(10))
+    assert all(" a trousers" not in text and not text.startswith("a trousers") for text in table.captions)
 
 
 def test_caption_dropout_gives_the_empty_caption_at_the_configured_rate():

@@ -12,15 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from diffusion.captions import class_prompt
+from diffusion.captions import class_prompt, held_out_prompts
 from diffusion.classifier import default_classifier_dir, embed, load_classifier
-from diffusion.data import load_dataset, to_model_range
+from diffusion.data import CLASS_NAMES, load_dataset, to_model_range
 from diffusion.errors import UserError
 from diffusion.evaluate import evaluate_pipeline, main
 from diffusion.metrics import frechet_distance, mean_intensity, mean_pairwise_distance, prompt_accuracy
+from diffusion.nearest_caption import caption_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_PIPELINE = ROOT / "checkpoints" / "fashion-mnist"
+FASHION_CLASSES = CLASS_NAMES["fashion_mnist"]
+HELD_OUT_CLASSES = [FASHION_CLASSES[label] for _, label in held_out_prompts("fashion_mnist")]
 
 
 # ----- the Fréchet distance on synthetic features --------------------------------------------------------
@@ -113,6 +116,24 @@ def test_damaged_classifier_is_a_user_error(tmp_path):
         load_classifier(tmp_path / "c")
 
 
+# ----- how the frozen encoder alone reads a prompt -------------------------------------------------------
+
+
+def test_a_training_caption_is_its_own_nearest_caption():
+    index = caption_index("fashion_mnist")
+    captions = [index.captions[i] for i in (0, 200, len(index.captions) - 1)]
+    found = index.nearest(captions)
+    assert [f.caption for f in found] == captions
+    assert [f.label for f in found] == [index.labels[i] for i in (0, 200, len(index.captions) - 1)]
+    assert all(f.similarity == pytest.approx(1.0, abs=1e-3) for f in found)
+
+
+def test_the_encoder_reads_unseen_synonyms_through_their_meaning():
+    found = caption_index("fashion_mnist").nearest(["a photo of a pair of jeans", "a photo of an overcoat", "a purse"])
+    assert [FASHION_CLASSES[f.label] for f in found] == ["Trouser", "Coat", "Bag"]
+    assert all(0.5 < f.similarity < 0.99 for f in found)  # near, but not a caption it was trained on
+
+
 # ----- end to end on a tiny random pipeline --------------------------------------------------------------
 
 
@@ -141,12 +162,21 @@ def test_evaluate_command_fast_run_writes_the_report(tiny_pipeline, tmp_path, ca
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["images_per_prompt"] == 2
     assert len(metrics["class_prompts"]["per_class"]) == 10
-    assert len(metrics["held_out_prompts"]["per_prompt"]) == 20
+    held_out = metrics["held_out_prompts"]
+    assert len(held_out["per_prompt"]) == 20
+    assert set(held_out["most_often_drawn"].values()) <= set(metrics["class_prompts"]["per_class"])
+    # The encoder's own reading of each held-out prompt, and the accuracy on the prompts it reads right.
+    nearest = held_out["encoder_nearest_caption"]
+    right = [nearest[p]["class"] == cls for p, cls in zip(held_out["per_prompt"], HELD_OUT_CLASSES, strict=True)]
+    assert held_out["encoder_right_fraction"] == pytest.approx(sum(right) / 20)
+    expected = [a for a, ok in zip(held_out["per_prompt"].values(), right, strict=True) if ok]
+    assert held_out["accuracy_where_encoder_right"] == pytest.approx(sum(expected) / len(expected))
     assert [r["guidance_scale"] for r in metrics["guidance_sweep"]] == [1.0, 3.0]
     assert metrics["frechet"]["generated"] > metrics["frechet"]["real_train_floor"]
     assert 0 <= metrics["attribute"]["right_sign_fraction"] <= 1
     report = (out / "report.md").read_text()
     assert "samples.png" in report and "guidance_sweep.png" in report and "Fréchet" in report
+    assert f"| {nearest['a photo of a pair of jeans']['caption']} (Trouser, " in report
     assert Image.open(out / "samples.png").size == (2 * 30 + 2, 10 * 30 + 2)  # one row per class prompt
     assert Image.open(out / "guidance_sweep.png").size[0] > 0
 

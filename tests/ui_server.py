@@ -40,7 +40,9 @@ def tiny_pipeline() -> Path:
     torch.manual_seed(0)
     unet = build_unet(ModelConfig(block_out_channels=[16, 32], cross_attention_levels=[False, True]), (1, 28, 28))
     scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
-    TextToImagePipeline(unet=unet, scheduler=scheduler).save_pretrained(folder / "pipeline")
+    pipe = TextToImagePipeline(unet=unet, scheduler=scheduler)
+    pipe.training_record = {"data": {"dataset": "fashion_mnist"}}  # whose captions the UI compares prompts with
+    pipe.save_pretrained(folder / "pipeline")
     return folder / "pipeline"
 
 
