@@ -6,7 +6,9 @@
 
 Measures, each beside the value real images get: prompt accuracy on plain class prompts and on held-out
 paraphrases, Fréchet distance in the classifier's features, dark/light attribute control, diversity
-within a prompt, and a guidance-scale sweep. Writes metrics.json, report.md and PNGs.
+within a prompt, and a guidance-scale sweep. For each held-out prompt also what the frozen text encoder
+alone makes of it (its nearest training caption), which bounds what any UNet can do with that prompt.
+Writes metrics.json, report.md and PNGs.
 
 A full run generates 50 images for each of 50 prompts (class, held-out, dark and light), plus 500 per
 extra sweep scale: 4500 images with the default sweep, minutes on a GPU, far longer on a CPU. --fast

@@ -25,6 +25,7 @@ def test_cli_writes_images_grid_gif_and_manifest(tiny_run, tmp_path):
                     "--steps", "4", "--guidance", "3", "--scheduler", "ddim", "--seed", "5", "--out", str(out),
                     "--gif", "--negative-prompt", "a bag")  # fmt: skip
     assert result.returncode == 0, result.stderr
+    assert "note: “a pair of trousers” is one of the training captions (class Trouser)" in result.stderr
     manifest = json.loads((out / "manifest.json").read_text())["runs"][-1]
     assert [entry["seed"] for entry in manifest["images"]] == [5, 6, 7]
     for entry in manifest["images"]:
@@ -45,6 +46,13 @@ def test_cli_writes_images_grid_gif_and_manifest(tiny_run, tmp_path):
     a = Image.open(out / manifest["images"][1]["file"]).tobytes()
     b = Image.open(again / regenerated["file"]).tobytes()
     assert sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a) < 1.0
+
+
+def test_an_unseen_word_is_explained_by_its_nearest_training_caption(tiny_run, tmp_path):
+    result = sample("--checkpoint", str(tiny_run), "--prompt", "a photo of an overcoat", "--num-images", "1",
+                    "--steps", "2", "--out", str(tmp_path))  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "nearest the training caption “a photo of a coat” (class Coat, cosine similarity 0.8" in result.stderr
 
 
 def test_a_second_run_keeps_the_first_runs_files(tiny_run, tmp_path):
