@@ -151,6 +151,7 @@ def evaluate_pipeline(
     held_out_texts = [prompt for prompt, _ in held_out]
     held_out_predictions = embed(classifier, make(held_out_texts, guidance_scale))[0].argmax(1)
     held_out_accuracy = (held_out_predictions == held_out_labels).float().view(-1, n).mean(1).tolist()
+    most_often_drawn = [names[label] for label in held_out_predictions.view(-1, n).mode(1).values.tolist()]
     dark_intensity = mean_intensity(make(dark, guidance_scale))
     light_intensity = mean_intensity(make(light, guidance_scale))
     sweep_results = {guidance_scale: (plain_predictions, plain_features)}
@@ -197,10 +198,7 @@ def evaluate_pipeline(
             "accuracy": (held_out_predictions == held_out_labels).float().mean().item(),
             "per_class": accuracy_per_class(held_out_predictions, held_out_labels, names),
             "per_prompt": dict(zip(held_out_texts, held_out_accuracy, strict=True)),
-            "most_often_drawn": {
-                prompt: names[int(held_out_predictions[i * n : (i + 1) * n].mode().values)]
-                for i, prompt in enumerate(held_out_texts)
-            },
+            "most_often_drawn": dict(zip(held_out_texts, most_often_drawn, strict=True)),
             **encoder_ceiling(dataset, held_out, held_out_accuracy, names),
         },
         "frechet": {

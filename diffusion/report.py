@@ -60,8 +60,8 @@ def markdown(m: dict, has_plot: bool) -> str:
         f"{_pct(m['classifier']['test_accuracy'])} (classifier on the test set) |",
         f"| prompt accuracy, held-out paraphrases | {_pct(ho['accuracy'])} | |",
         f"| held-out paraphrases the text encoder alone places in the right class | "
-        f"{_pct(ho.get('encoder_right_fraction'))} | |",
-        f"| prompt accuracy on those | {_pct(ho.get('accuracy_where_encoder_right'))} | |",
+        f"{_pct(ho['encoder_right_fraction'])} | |",
+        f"| prompt accuracy on those | {_pct(ho['accuracy_where_encoder_right'])} | |",
         f"| Fréchet distance to the test set, from {fr['images']} images | {_num(fr['generated'])} | "
         f"{_num(fr['real_train_floor'])} (training images, same count) |",
         f"| light minus dark mean intensity | {_num(at['light_minus_dark'], 3)} | "
@@ -86,9 +86,9 @@ def markdown(m: dict, has_plot: bool) -> str:
     lines += ["| prompt | accuracy | drawn most often | nearest training caption (its class, cosine) |"]
     lines += ["|---|---|---|---|"]
     for prompt, value in ho["per_prompt"].items():
-        near = ho.get("encoder_nearest_caption", {}).get(prompt)
-        reading = f"{near['caption']} ({near['class']}, {near['similarity']:.2f})" if near else "n/a"
-        lines.append(f"| {prompt} | {_pct(value)} | {ho.get('most_often_drawn', {}).get(prompt, 'n/a')} | {reading} |")
+        near = ho["encoder_nearest_caption"][prompt]
+        reading = f"{near['caption']} ({near['class']}, {near['similarity']:.2f})"
+        lines.append(f"| {prompt} | {_pct(value)} | {ho['most_often_drawn'][prompt]} | {reading} |")
     lines += ["", "## Guidance scale", "", "| guidance scale | accuracy | Fréchet distance |", "|---|---|---|"]
     lines += [
         f"| {r['guidance_scale']:g} | {_pct(r['accuracy'])} | {_num(r['frechet'])} |" for r in m["guidance_sweep"]
