@@ -1,141 +1,200 @@
-"""Captions made from each image's label and from its pixels.
+"""Captions: a grammar that describes each training image the way people talk about clothes.
 
-A caption is a template filled with a name for the class and, for images that are clearly darker or
-lighter than others of their class, the word "dark" or "light". Every caption the training can ever
-produce is enumerated up front, so their text embeddings are computed once and cached.
+A caption is a template ("a photo of {x}", "show me {x}", ...) filled with a garment phrase: a noun of
+the image's class (one of many), and sometimes a tone word chosen from the image's own brightness, a
+descriptive word or two plausible for the class, and a phrase after the noun ("with a hood"). The words
+live in `caption_words.py`; this file assembles them.
 
-Some names for each class are kept out of training (`HELD_OUT_NAMES`); prompts built from them measure
-whether the model understands words it never saw, through the text encoder, rather than memorising.
+The grammar can say hundreds of thousands of things, too many to encode every one up front, so a run
+draws a bank of captions (`CaptionBank`: so many per class and tone, seeded) whose embeddings are
+computed once and cached on disk; each training image then gets a random caption from its cell.
 """
 
 from __future__ import annotations
 
-import itertools
+import random
+import re
+from dataclasses import dataclass, field
 
 import torch
 
-# Names used in training captions, per dataset and class.
-TRAIN_NAMES = {
-    "fashion_mnist": [
-        ["t-shirt", "top", "short-sleeved top"],
-        ["pair of trousers", "pair of pants", "trousers"],
-        ["pullover", "sweater", "long-sleeved pullover"],
-        ["dress", "gown"],
-        ["coat", "jacket"],
-        ["sandal", "summer sandal"],
-        ["shirt", "button-down shirt", "collared shirt"],
-        ["sneaker", "trainer", "sports sneaker"],
-        ["bag", "handbag"],
-        ["ankle boot", "boot"],
-    ],
-    "mnist": [[f"digit {d}", f"number {d}", f"handwritten {d}"] for d in range(10)],
-    "cifar10": [
-        ["airplane", "plane", "aircraft"],
-        ["car", "automobile"],
-        ["bird"],
-        ["cat", "kitten"],
-        ["deer"],
-        ["dog", "puppy"],
-        ["frog"],
-        ["horse"],
-        ["ship", "boat"],
-        ["truck", "lorry"],
-    ],
-}
+from . import caption_words as words
+from .data import CLASS_NAMES
 
-# Other names for the same classes, whose words never appear in any training caption. They are common
-# synonyms; words the frozen encoder itself places nearer another class (e.g. "jumper" near "sneaker",
-# "parka" near "top", by nearest sentence embedding) were left out, so that held-out accuracy measures
-# how well the diffusion model uses the encoder, not the gaps in the encoder's vocabulary.
-HELD_OUT_NAMES = {
-    "fashion_mnist": [
-        ["tee", "undershirt"],
-        ["pair of jeans", "pair of slacks"],
-        ["sweatshirt", "cardigan"],
-        ["sundress", "frock"],
-        ["raincoat", "overcoat"],
-        ["flip-flop", "espadrille"],
-        ["blouse", "tunic"],
-        ["running shoe", "tennis shoe"],
-        ["purse", "backpack"],
-        ["bootie", "cowboy boots"],
-    ],
-    "mnist": [
-        [word, f"numeral {word}"]
-        for word in ["zero", "one", "two", "three", "four", "five", "six", "seven", "eight", "nine"]
-    ],
-    "cifar10": [
-        ["jet", "airliner"],
-        ["sedan", "hatchback"],
-        ["sparrow"],
-        ["tabby"],
-        ["stag"],
-        ["terrier"],
-        ["toad"],
-        ["pony", "stallion"],
-        ["freighter", "ferry"],
-        ["pickup", "tractor-trailer"],
-    ],
-}
-
-TEMPLATES = ["{name}", "a {name}", "a photo of a {name}", "a picture of a {name}", "an image of a {name}"]
-ATTRIBUTES = ["", "dark", "light"]  # index 0 = no attribute; 1 and 2 from the image's brightness
 ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT = 0, 1, 2
+TONES = (ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT)
+
+# {x}: the garment phrase with its article ("a dark coat", "a pair of jeans"); {bare}: without one.
+TEMPLATES = [
+    "{bare}", "{x}", "a photo of {x}", "a picture of {x}", "an image of {x}", "a product photo of {x}",
+    "a drawing of {x}", "a sketch of {x}", "{x} on a plain background", "a close-up of {x}",
+    "a greyscale photo of {x}", "a catalogue image of {x}", "a small picture of {x}", "this is {x}",
+    "here is {x}", "show me {x}", "draw {x}", "generate {x}", "I am looking for {x}", "a shop photo of {x}",
+    "an online listing for {x}", "{bare} for sale", "a fashion photo of {x}", "{x}, front view",
+    "a low-resolution photo of {x}", "my favourite {bare}",
+]  # fmt: skip
+
+PAIRED_CLASSES = {"fashion_mnist": {words.TROUSERS, *words.SHOES}}  # "a pair of ..." reads right for these
 
 
-PLURAL_NOUNS = {"trousers", "pants", "jeans", "slacks", "boots"}  # the names' plurals: no article before them
+@dataclass
+class Vocabulary:
+    """The words of one dataset: nouns per class and modifiers with the classes they suit."""
+
+    nouns: list[list[str]]
+    held_out_nouns: list[list[str]]
+    adjectives: dict[str, set[int]] = field(default_factory=dict)
+    phrases: dict[str, set[int]] = field(default_factory=dict)
+    held_out_modifiers: set[str] = field(default_factory=set)
+    dark: list[str] = field(default_factory=lambda: ["dark"])
+    light: list[str] = field(default_factory=lambda: ["light"])
+    held_out_dark: list[str] = field(default_factory=list)
+    held_out_light: list[str] = field(default_factory=list)
 
 
-def article(words: str) -> str:
-    """ "a" or "an" before `words`; none before a plural ("trousers", but "a pair of trousers")."""
-    if words.split()[-1] in PLURAL_NOUNS and "pair of" not in words:
-        return ""
-    return "an" if words[:1].lower() in "aeiou" else "a"
+VOCABULARIES = {
+    "fashion_mnist": Vocabulary(
+        words.FASHION_NOUNS, words.FASHION_HELD_OUT_NOUNS, words.FASHION_ADJECTIVES, words.FASHION_PHRASES,
+        words.FASHION_HELD_OUT_MODIFIERS, words.DARK_WORDS, words.LIGHT_WORDS, words.HELD_OUT_DARK_WORDS,
+        words.HELD_OUT_LIGHT_WORDS,
+    ),
+    "mnist": Vocabulary(
+        words.MNIST_NOUNS, words.MNIST_HELD_OUT_NOUNS, words.MNIST_ADJECTIVES,
+        held_out_modifiers=words.MNIST_HELD_OUT_MODIFIERS,
+    ),
+    "cifar10": Vocabulary(
+        words.CIFAR_NOUNS, words.CIFAR_HELD_OUT_NOUNS, words.CIFAR_ADJECTIVES,
+        held_out_modifiers=words.CIFAR_HELD_OUT_MODIFIERS,
+    ),
+}  # fmt: skip
 
 
-def caption(template: str, name: str, attribute: str = "") -> str:
-    """Fill a template, putting the attribute before the name and fixing "a"/"an"."""
-    phrase = f"{attribute} {name}" if attribute else name
-    text = template.format(name=phrase)
-    return text.replace(f"a {phrase}", f"{article(phrase)} {phrase}".lstrip())
+def plural(noun: str) -> str:
+    """Regular English plural of the last word: "dress" -> "dresses", "bootie" -> "booties"."""
+    if noun.endswith("*"):
+        return noun[:-1]
+    if re.search(r"(s|sh|ch|x|z)$", noun):
+        return noun + "es"
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def is_plural(noun: str) -> bool:
+    return noun.endswith("*")
+
+
+def article(phrase: str) -> str:
+    """ "a" or "an" by the sound of the first word."""
+    first = phrase.split()[0].lower()
+    if first.startswith(("uni", "one", "use")):
+        return "a"
+    return "an" if first[0] in "aeiou8" or first in ("11", "18") else "a"
+
+
+def with_article(phrase: str, plural_phrase: bool, paired: bool, rng: random.Random | None = None) -> str:
+    """ "a coat", "an ankle boot"; plurals bare ("jeans") or as "a pair of jeans" where that reads right."""
+    if not plural_phrase:
+        return f"{article(phrase)} {phrase}"
+    if paired and (rng is None or rng.random() < 0.5):
+        return f"a pair of {phrase}"
+    return phrase
 
 
 def class_prompt(dataset: str, label: int, attribute: str = "") -> str:
-    """The plain prompt for a class, e.g. "a sneaker" or "a dark pair of trousers"."""
-    return caption("a {name}", TRAIN_NAMES[dataset][label][0], attribute)
+    """The plain prompt for a class, e.g. "a sneaker", "a pair of trousers" or "a dark coat"."""
+    noun = VOCABULARIES[dataset].nouns[label][0]
+    phrase = f"{attribute} {noun.rstrip('*')}".strip()
+    return with_article(phrase, is_plural(noun), label in PAIRED_CLASSES.get(dataset, set()))
+
+
+def label_text_prompts(dataset: str) -> list[tuple[str, int]]:
+    """The dataset's own label texts as users type them: "T-shirt/top", "Trouser", "Ankle boot"."""
+    return [(name, label) for label, name in enumerate(CLASS_NAMES[dataset])]
 
 
 def held_out_prompts(dataset: str) -> list[tuple[str, int]]:
-    """(prompt, label) pairs built only from held-out names."""
+    """(prompt, label) pairs, one per held-out noun: "a photo of a cardigan", "a photo of jeggings"."""
+    paired = PAIRED_CLASSES.get(dataset, set())
     return [
-        (caption("a photo of a {name}", name), label)
-        for label, names in enumerate(HELD_OUT_NAMES[dataset])
-        for name in names
+        (f"a photo of {with_article(noun.rstrip('*'), is_plural(noun), label in paired)}", label)
+        for label, nouns in enumerate(VOCABULARIES[dataset].held_out_nouns)
+        for noun in nouns
     ]
 
 
-class CaptionTable:
-    """All training captions of a dataset, indexed by (class, name, template, attribute).
+def _suiting(modifiers: dict[str, set[int]], label: int, held_out: set[str]) -> list[str]:
+    """The training modifiers that suit class `label`."""
+    return [word for word, classes in modifiers.items() if label in classes and word not in held_out]
 
-    `captions[i]` is the text and `labels[i]` its class; `sample(labels, attributes)` draws one caption
-    index per image. Index 0 is the empty caption used for classifier-free guidance (label -1).
-    """
+
+class CaptionGrammar:
+    """Random captions for an image of class `label` with tone `attribute`, from the training words."""
 
     def __init__(self, dataset: str):
-        names = TRAIN_NAMES[dataset]
-        self.captions = [""]
-        self.labels = [-1]
-        self._index = {}
-        for label, class_names in enumerate(names):
-            for n, t, a in itertools.product(range(len(class_names)), range(len(TEMPLATES)), range(3)):
-                self._index[label, n, t, a] = len(self.captions)
-                self.captions.append(caption(TEMPLATES[t], class_names[n], ATTRIBUTES[a]))
-                self.labels.append(label)
-        self.names_per_class = torch.tensor([len(n) for n in names])
-        lookup = torch.zeros(len(names), int(self.names_per_class.max()), len(TEMPLATES), 3, dtype=torch.long)
-        for (label, n, t, a), index in self._index.items():
-            lookup[label, n, t, a] = index
-        self._lookup = lookup
+        vocabulary = VOCABULARIES[dataset]
+        held_out = vocabulary.held_out_modifiers
+        self.dataset = dataset
+        self.paired = PAIRED_CLASSES.get(dataset, set())
+        # The label text ("T-shirt/top") is one more noun of its class.
+        self.nouns = [[*nouns, name] for nouns, name in zip(vocabulary.nouns, CLASS_NAMES[dataset], strict=True)]
+        self.adjectives = [_suiting(vocabulary.adjectives, k, held_out) for k in range(len(self.nouns))]
+        self.phrases = [_suiting(vocabulary.phrases, k, held_out) for k in range(len(self.nouns))]
+        self.tone_words = {ATTRIBUTE_DARK: vocabulary.dark, ATTRIBUTE_LIGHT: vocabulary.light}
+
+    def garment(self, label: int, attribute: int, rng: random.Random) -> tuple[str, bool]:
+        """The phrase naming the garment, e.g. "dark slim-fit jeans with pockets", and whether it is plural."""
+        noun = rng.choice(self.nouns[label])
+        plural_form = is_plural(noun) or (rng.random() < 0.2 and noun not in CLASS_NAMES[self.dataset])
+        parts = [plural(noun) if plural_form else noun]
+        adjectives = self.adjectives[label]
+        if adjectives and rng.random() < 0.45:
+            parts[:0] = rng.sample(adjectives, k=min(len(adjectives), 2 if rng.random() < 0.25 else 1))
+        tone = rng.choice(self.tone_words[attribute]) if attribute != ATTRIBUTE_NONE else None
+        after = rng.choice(self.phrases[label]) if self.phrases[label] and rng.random() < 0.3 else None
+        if tone and not after and rng.random() < 0.15:
+            after, tone = f"in {tone}", None  # "a coat in navy"
+        if tone:
+            parts.insert(0, tone)
+        if after:
+            parts.append(after)
+        return " ".join(parts), plural_form
+
+    def caption(self, label: int, attribute: int, rng: random.Random) -> str:
+        phrase, plural_form = self.garment(label, attribute, rng)
+        x = with_article(phrase, plural_form, label in self.paired, rng)
+        template = rng.choice(TEMPLATES)
+        if not x.startswith("a"):  # a bare plural: "these are jeans"
+            template = template.replace("this is", "these are").replace("here is", "here are")
+        text = template.format(x=x, bare=phrase)
+        case = rng.random()  # people type in every case; the encoder is uncased, but captions show it
+        if case < 0.15:
+            return text[0].upper() + text[1:]
+        if case < 0.20:
+            return text.title()
+        return text
+
+    def bank(self, per_class: int, seed: int = 0) -> CaptionBank:
+        """`per_class` captions for each class, a third for each tone, reproducible from `seed`."""
+        rng = random.Random(seed)
+        per_cell = max(1, per_class // len(TONES))
+        captions, labels = [""], [-1]
+        for label in range(len(self.nouns)):
+            for attribute in TONES:
+                captions += [self.caption(label, attribute, rng) for _ in range(per_cell)]
+                labels += [label] * per_cell
+        return CaptionBank(captions, labels, per_cell, len(self.nouns))
+
+
+@dataclass
+class CaptionBank:
+    """Captions drawn from the grammar, laid out by cell: caption 0 is the empty one (label -1), then
+    `per_cell` captions for each (class, tone) in order. `sample()` picks one per training image."""
+
+    captions: list[str]
+    labels: list[int]
+    per_cell: int
+    num_classes: int
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -148,15 +207,14 @@ class CaptionTable:
         dropout: float,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """One caption index per image: random name and template; the attribute word with some
-        probability (so plain prompts still cover the whole class); the empty caption with p=dropout."""
-        n = len(labels)
-        uniform = torch.rand(n, 4, generator=generator)
-        name = (uniform[:, 0] * self.names_per_class[labels]).long()
-        template = (uniform[:, 1] * len(TEMPLATES)).long()
-        attribute = torch.where(uniform[:, 2] < attribute_probability, attributes, ATTRIBUTE_NONE)
-        index = self._lookup[labels, name, template, attribute]
-        return torch.where(uniform[:, 3] < dropout, 0, index)
+        """One caption index per image: a random caption of its class; one with its tone word with
+        probability `attribute_probability` (so plain captions still cover the whole class); the empty
+        caption with probability `dropout` (for classifier-free guidance)."""
+        uniform = torch.rand(len(labels), 3, generator=generator)
+        attribute = torch.where(uniform[:, 0] < attribute_probability, attributes, ATTRIBUTE_NONE)
+        cell = labels * len(TONES) + attribute
+        index = 1 + cell * self.per_cell + (uniform[:, 1] * self.per_cell).long()
+        return torch.where(uniform[:, 2] < dropout, 0, index)
 
 
 def brightness_attributes(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -24,7 +24,10 @@ class DataConfig:
     data_dir: str | None = None  # looked at first; then the Debian package; then a download
     download: bool = True  # allow torchvision to download when no local copy exists
     caption_dropout: float = 0.1  # probability of the empty caption, for classifier-free guidance
-    attribute_probability: float = 0.7  # how often a dark/light image gets that word in its caption
+    attribute_probability: float = 0.7  # how often a dark/light image gets a tone word in its caption
+    # Captions drawn from the grammar per class (a third per tone) and encoded once, cached in the run
+    # folder: the grammar can say hundreds of thousands of things, too many to encode them all.
+    captions_per_class: int = 3000
     # Text augmentation, so that words never seen in training still steer the image through MiniLM's
     # sentence embedding: sometimes hide the token embeddings (the model must then read the sentence
     # embedding alone), and jitter the sentence embedding (nearby meanings give nearby images).

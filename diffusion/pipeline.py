@@ -6,6 +6,7 @@ This is the only file that knows the sampling loop. A saved pipeline is a diffus
     unet/                   config.json + diffusion_pytorch_model.safetensors
     scheduler/              scheduler_config.json (the training noise schedule)
     text_encoder.json       which frozen text encoder, and its sha256
+    caption_index.safetensors  some training captions with their embeddings (nearest_caption.py)
     training_record.json    config, data, steps, wall time, metrics of the run that made it
 """
 
@@ -34,6 +35,7 @@ from .data import to_uint8
 from .device import inference_autocast, pick_device
 from .errors import UserError
 from .model import prepare_unet
+from .nearest_caption import CaptionIndex
 from .schedulers import DEFAULT_SCHEDULER, make_scheduler
 from .text import ENCODER_NAME, ENCODER_PACKAGE, ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
 
@@ -90,6 +92,7 @@ class TextToImagePipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler)
         self.training_record: dict = {}
+        self.caption_index = None  # a nearest_caption.CaptionIndex of its training captions, when known
 
     # ----- text -----------------------------------------------------------------------------------
     @property
@@ -275,6 +278,8 @@ class TextToImagePipeline(DiffusionPipeline):
             encoder = {"name": ENCODER_NAME, "package": ENCODER_PACKAGE, "sha256": ENCODER_SHA256}
             (staging / "text_encoder.json").write_text(json.dumps(encoder, indent=2) + "\n")
             (staging / "training_record.json").write_text(json.dumps(self.training_record, indent=2) + "\n")
+            if self.caption_index is not None:
+                self.caption_index.save(staging)
             replace_folder(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -308,6 +313,8 @@ class TextToImagePipeline(DiffusionPipeline):
         pipe = cls(unet=prepare_unet(unet.float().eval()), scheduler=scheduler)
         record = folder / "training_record.json"
         pipe.training_record = json.loads(record.read_text()) if record.is_file() else {}
+        if (dataset := pipeline_dataset(pipe)) is not None:
+            pipe.caption_index = CaptionIndex.load(folder, dataset)
         pipe.to(pick_device(device))
         pipe.set_progress_bar_config(disable=True)
         return pipe

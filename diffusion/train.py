@@ -38,38 +38,54 @@ from safetensors.torch import load_file, save_file
 from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
-from .captions import CaptionTable, brightness_attributes
+from .captions import CaptionBank, CaptionGrammar, brightness_attributes
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
 from .errors import UserError
 from .model import build_unet, count_parameters
+from .nearest_caption import INDEX_PER_CLASS, CaptionIndex
 from .pipeline import TextToImagePipeline
 from .text import ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
 
 
 @dataclass
 class TrainingData:
-    """The dataset in memory with its brightness attributes and every caption's embedding."""
+    """The dataset in memory with its brightness attributes, a bank of captions and their embeddings."""
 
     dataset: ImageDataset
     attributes: torch.Tensor
-    captions: CaptionTable
-    embeddings: PromptEmbeddings  # one row per caption in `captions`
+    captions: CaptionBank
+    embeddings: PromptEmbeddings  # one row per caption in `captions`; tokens kept in fp16 to halve memory
+    caption_index: CaptionIndex  # some of the captions, shipped with the pipeline for nearest-caption notes
 
 
 def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbeddings:
-    """Encode every training caption once; reuse the file when the captions and encoder are the same."""
+    """Encode the captions once; reuse the file while the captions and the encoder stay the same (a
+    changed grammar, bank size or seed gives other captions, so a new file)."""
+    key = _cache_key(captions)
     if cache_file.is_file():
         cached = load_file(cache_file)
-        if cached.get("key") is not None and bytes(cached["key"].tolist()).decode() == _cache_key(captions):
+        if cached.get("key") is not None and bytes(cached["key"].tolist()).decode() == key:
             return PromptEmbeddings(cached["tokens"], cached["mask"], cached["pooled"])
-    embeddings = shared_text_encoder("cpu").encode(captions)
+    # Encode in order of length, so each batch pads little; then back to the captions' order.
+    order = sorted(range(len(captions)), key=lambda i: len(captions[i]))
+    encoder = shared_text_encoder("cpu")
+    parts = [
+        encoder.encode([captions[i] for i in order[start : start + 512]])
+        for start in tqdm(range(0, len(captions), 512), desc="encoding captions", unit="batch", leave=False)
+    ]
+    embeddings = PromptEmbeddings.cat(parts)[torch.argsort(torch.tensor(order))]
+    embeddings.tokens = embeddings.tokens.half()
     cache_file.parent.mkdir(parents=True, exist_ok=True)
-    key = torch.tensor(list(_cache_key(captions).encode()), dtype=torch.uint8)
-    tensors = {"tokens": embeddings.tokens, "mask": embeddings.mask, "pooled": embeddings.pooled, "key": key}
-    save_file({k: v.contiguous() for k, v in tensors.items()}, cache_file)
+    tensors = {
+        "tokens": embeddings.tokens, "mask": embeddings.mask, "pooled": embeddings.pooled,
+        "key": torch.tensor(list(key.encode()), dtype=torch.uint8),
+    }  # fmt: skip
+    staging = cache_file.with_suffix(".tmp")
+    save_file({k: v.contiguous() for k, v in tensors.items()}, staging)
+    staging.replace(cache_file)  # never a half-written cache under the real name
     return embeddings
 
 
@@ -78,11 +94,15 @@ def _cache_key(captions: list[str]) -> str:
 
 
 def prepare_data(config: Config, run_dir: Path) -> TrainingData:
-    dataset = load_dataset(config.data.dataset, config.data.data_dir, train=True, download=config.data.download)
+    d = config.data
+    dataset = load_dataset(d.dataset, d.data_dir, train=True, download=d.download)
     attributes = brightness_attributes(dataset.images, dataset.labels, len(dataset.class_names))
-    captions = CaptionTable(config.data.dataset)
+    captions = CaptionGrammar(d.dataset).bank(d.captions_per_class, seed=config.train.seed)
     embeddings = caption_embeddings(captions.captions, run_dir / "caption_embeddings.safetensors")
-    return TrainingData(dataset, attributes, captions, embeddings)
+    index = CaptionIndex.from_captions(
+        captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS
+    )
+    return TrainingData(dataset, attributes, captions, embeddings, index)
 
 
 def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
@@ -99,8 +119,9 @@ def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: i
     return batch[rank::world]
 
 
-def augment_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -> PromptEmbeddings:
-    """The batch's caption embeddings with token dropout and sentence-embedding noise (see DataConfig)."""
+def batch_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -> PromptEmbeddings:
+    """The batch's caption embeddings in fp32, cut to its longest caption, with the optional token dropout
+    and sentence-embedding noise (see DataConfig)."""
     text = embeddings[caption_ids]
     if config.data.token_dropout > 0:
         hide = torch.rand(len(caption_ids), generator=rng) < config.data.token_dropout
@@ -109,7 +130,8 @@ def augment_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng)
         text.mask = torch.where(hide[:, None], empty.mask, text.mask)
     if config.data.pooled_noise > 0:
         text.pooled = text.pooled + config.data.pooled_noise * torch.randn(text.pooled.shape, generator=rng)
-    return text
+    length = int(text.mask.sum(1).max())  # the bank is padded to its longest caption; this batch needs less
+    return PromptEmbeddings(text.tokens[:, :length].float(), text.mask[:, :length], text.pooled)
 
 
 def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device):
@@ -119,7 +141,7 @@ def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indi
     caption_ids = data.captions.sample(
         labels, data.attributes[indices], config.data.attribute_probability, config.data.caption_dropout, rng
     )
-    text = augment_text(data.embeddings, caption_ids, config, rng).to(device)
+    text = batch_text(data.embeddings, caption_ids, config, rng).to(device)
     noise = torch.randn(clean.shape, generator=rng).to(device)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(clean),), generator=rng).to(device)
     noisy = noise_scheduler.add_noise(clean, noise, timesteps)
@@ -140,12 +162,13 @@ def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indi
     return (per_image * weight).mean()
 
 
-def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict) -> TextToImagePipeline:
+def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict, caption_index=None) -> TextToImagePipeline:
     """A pipeline holding a copy of the EMA weights (the weights that sample best)."""
     ema_unet = copy.deepcopy(unet).float().eval()
     ema.copy_to(ema_unet.parameters())
     pipe = TextToImagePipeline(unet=ema_unet, scheduler=copy.deepcopy(noise_scheduler))
     pipe.training_record = record
+    pipe.caption_index = caption_index
     pipe.set_progress_bar_config(disable=True)
     return pipe
 
@@ -181,6 +204,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     run_dir = Path(t.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(t.seed)
+    started = time.time()  # the time budget covers preparing the data too
 
     data = prepare_data(config, run_dir)
     unet = build_unet(config.model, data.dataset.image_shape)
@@ -212,7 +236,8 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
             "dataset": data.dataset.name,
             "source": data.dataset.source,
             "images": len(data.dataset),
-            "captions": len(data.captions),
+            "captions": len(data.captions) - 1,  # not counting the empty caption
+            "distinct_captions": len(set(data.captions.captions)) - 1,
         },  # fmt: skip
         "parameters": n_params,
         "device": str(accelerator.device),
@@ -233,7 +258,9 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     def save(step: int) -> None:
         if not accelerator.is_main_process:
             return
-        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step})
+        pipe = export_pipeline(
+            ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step}, data.caption_index
+        )
         save_checkpoint(
             checkpoint_dir(step), step=step, unet=accelerator.unwrap_model(unet), ema=ema,
             optimizer=optimizer, lr_scheduler=lr_scheduler, pipeline=pipe, extra={"config": config.to_dict()},
@@ -244,7 +271,6 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
         f"{accelerator.device}, mixed precision {precision}; run folder {run_dir}"
     )
-    started = time.time()
     step, recent_loss, window_start, window_images = start_step, float("nan"), time.time(), 0
     progress = tqdm(
         total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not accelerator.is_main_process
@@ -281,7 +307,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
                     write_log_row(log_path, row)
                 window_start, window_images = time.time(), 0
             if accelerator.is_main_process and t.sample_every and step % t.sample_every == 0:
-                pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record)
+                pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record, data.caption_index)
                 sample_grid(pipe, config, run_dir / "samples" / f"step-{step:06d}.png")
                 unet.train()
             if t.checkpoint_every and step % t.checkpoint_every == 0:
@@ -299,7 +325,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         save(step)
     pipeline_dir = run_dir / "pipeline"
     if accelerator.is_main_process:
-        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, final)
+        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, final, data.caption_index)
         pipe.save_pretrained(pipeline_dir)
         sample_grid(pipe, config, run_dir / "samples" / "final.png")
         (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
