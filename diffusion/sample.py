@@ -23,8 +23,8 @@ from pathlib import Path
 
 from .errors import UserError
 from .imageio import denoising_frames, save_gif, save_png, tensor_grid
-from .nearest_caption import describe_reading
-from .pipeline import DEFAULT_GUIDANCE, MAX_IMAGES, MAX_STEPS, TextToImagePipeline, pipeline_dataset, validate_settings
+from .nearest_caption import caption_index_of
+from .pipeline import DEFAULT_GUIDANCE, MAX_IMAGES, MAX_STEPS, TextToImagePipeline, validate_settings
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 
 SHIPPED_PIPELINE = Path(__file__).resolve().parent.parent / "checkpoints" / "fashion-mnist"
@@ -72,8 +72,8 @@ def generate(args: argparse.Namespace) -> list[Path]:
         scheduler=args.scheduler, callback_on_step_end=record_step if args.gif else None, output_type="pt",
     )  # fmt: skip
     seconds = time.time() - started
-    if (dataset := pipeline_dataset(pipe)) is not None:  # why an unfamiliar word gave what it gave
-        print(f"note: {describe_reading(dataset, args.prompt)}", file=sys.stderr)
+    if (index := caption_index_of(pipe)) is not None:  # why an unfamiliar word gave what it gave
+        print(f"note: {index.describe(args.prompt)}", file=sys.stderr)
 
     common = {
         "prompt": args.prompt, "negative_prompt": args.negative_prompt, "steps": args.steps,

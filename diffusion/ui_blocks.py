@@ -17,8 +17,8 @@ import gradio as gr
 import PIL.Image
 
 from .errors import UserError
-from .nearest_caption import caption_index, describe_reading
-from .pipeline import DEFAULT_GUIDANCE, MAX_GUIDANCE, pipeline_dataset
+from .nearest_caption import caption_index_of
+from .pipeline import DEFAULT_GUIDANCE, MAX_GUIDANCE
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from .ui_render import (
     attention_heatmaps,
@@ -170,13 +170,11 @@ def build_ui(pipe, limits: Limits, checkpoint: str, docs: Path) -> tuple[gr.Bloc
     folders, signals = RunFolders(), StopSignals()
     checkpoint_name = Path(checkpoint).name
     doc_url = file_url(Path(docs) / Path(DOC_PATH).name)
-    dataset = pipeline_dataset(pipe)
-    if dataset is not None:
-        caption_index(dataset)  # built now, so the first request does not wait for it
+    index = caption_index_of(pipe)  # loaded or built now, so the first request does not wait for it
 
     def reading(prompt: str) -> str:
         """How the encoder reads the prompt, when the model's training captions are known."""
-        return f" {describe_reading(dataset, prompt)}" if dataset is not None and prompt.strip() else ""
+        return f" {index.describe(prompt)}" if index is not None and prompt.strip() else ""
 
     def stream_steps(settings: Settings, kwargs: dict, results: Results, total: int, stop, frame=preview_frame):
         """Stream one pipeline call: clear the old results, then a preview per step. Returns (frames, output);
