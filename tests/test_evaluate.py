@@ -13,17 +13,19 @@ import torch
 from PIL import Image
 
 from diffusion.captions import class_prompt, held_out_prompts
-from diffusion.classifier import default_classifier_dir, embed, load_classifier
 from diffusion.data import CLASS_NAMES, load_dataset, to_model_range
 from diffusion.errors import UserError
-from diffusion.evaluate import evaluate_pipeline, main
-from diffusion.metrics import frechet_distance, mean_intensity, mean_pairwise_distance, prompt_accuracy
-from diffusion.nearest_caption import caption_index
+from diffusion.evaluate import main
+from diffusion.evaluation import evaluate_pipeline
+from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
+from diffusion.evaluation.metrics import frechet_distance, mean_intensity, mean_pairwise_distance, prompt_accuracy
+from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set
+from diffusion.nearest_caption import grammar_index
 
 ROOT = Path(__file__).resolve().parent.parent
 SHIPPED_PIPELINE = ROOT / "checkpoints" / "fashion-mnist"
 FASHION_CLASSES = CLASS_NAMES["fashion_mnist"]
-HELD_OUT_CLASSES = [FASHION_CLASSES[label] for _, label in held_out_prompts("fashion_mnist")]
+HELD_OUT = held_out_prompts("fashion_mnist")
 
 
 # ----- the Fréchet distance on synthetic features --------------------------------------------------------
@@ -120,18 +122,20 @@ def test_damaged_classifier_is_a_user_error(tmp_path):
 
 
 def test_a_training_caption_is_its_own_nearest_caption():
-    index = caption_index("fashion_mnist")
-    captions = [index.captions[i] for i in (0, 200, len(index.captions) - 1)]
+    index = grammar_index("fashion_mnist")
+    picks = (0, 200, len(index.captions) - 1)
+    captions = [index.captions[i] for i in picks]
     found = index.nearest(captions)
     assert [f.caption for f in found] == captions
-    assert [f.label for f in found] == [index.labels[i] for i in (0, 200, len(index.captions) - 1)]
+    assert [f.label for f in found] == [index.labels[i] for i in picks]
     assert all(f.similarity == pytest.approx(1.0, abs=1e-3) for f in found)
 
 
-def test_the_encoder_reads_unseen_synonyms_through_their_meaning():
-    found = caption_index("fashion_mnist").nearest(["a photo of a pair of jeans", "a photo of an overcoat", "a purse"])
-    assert [FASHION_CLASSES[f.label] for f in found] == ["Trouser", "Coat", "Bag"]
-    assert all(0.5 < f.similarity < 0.99 for f in found)  # near, but not a caption it was trained on
+def test_the_encoder_reads_unseen_words_through_their_meaning():
+    prompts = ["a photo of a cardigan", "a waterproof mackintosh", "a leather satchel", "muddy wellies"]
+    found = grammar_index("fashion_mnist").nearest(prompts)
+    assert [FASHION_CLASSES[f.label] for f in found] == ["Pullover", "Coat", "Bag", "Ankle boot"]
+    assert all(0.4 < f.similarity < 0.99 for f in found)  # near, but not a caption it was trained on
 
 
 # ----- end to end on a tiny random pipeline --------------------------------------------------------------
@@ -158,25 +162,29 @@ def tiny_pipeline(tmp_path_factory):
 def test_evaluate_command_fast_run_writes_the_report(tiny_pipeline, tmp_path, capsys):
     out = tmp_path / "eval"
     main(["--checkpoint", str(tiny_pipeline), "--fast", "--steps", "3", "--out", str(out)])
-    assert "prompt accuracy" in capsys.readouterr().out
+    assert "prompt accuracy: class prompts" in capsys.readouterr().out
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["settings"]["images_per_prompt"] == 2
-    assert len(metrics["class_prompts"]["per_class"]) == 10
-    held_out = metrics["held_out_prompts"]
-    assert len(held_out["per_prompt"]) == 20
-    assert set(held_out["most_often_drawn"].values()) <= set(metrics["class_prompts"]["per_class"])
-    # The encoder's own reading of each held-out prompt, and the accuracy on the prompts it reads right.
-    nearest = held_out["encoder_nearest_caption"]
-    right = [nearest[p]["class"] == cls for p, cls in zip(held_out["per_prompt"], HELD_OUT_CLASSES, strict=True)]
-    assert held_out["encoder_right_fraction"] == pytest.approx(sum(right) / 20)
+    class_prompts = metrics["class_prompts"]
+    assert list(class_prompts["per_prompt"])[10:] == FASHION_CLASSES  # the label texts, as users type them
+    held_out = metrics["held_out"]
+    assert list(held_out["per_prompt"]) == [prompt for prompt, _ in HELD_OUT]
+    assert set(held_out["most_often_drawn"].values()) <= set(FASHION_CLASSES)
+    # The encoder's own reading of each prompt, and the model's accuracy on the prompts it reads right.
+    readings = held_out["readings"]
+    right = [readings[prompt]["class_name"] == FASHION_CLASSES[label] for prompt, label in HELD_OUT]
+    assert held_out["encoder_accuracy"] == pytest.approx(sum(right) / len(right))
     expected = [a for a, ok in zip(held_out["per_prompt"].values(), right, strict=True) if ok]
     assert held_out["accuracy_where_encoder_right"] == pytest.approx(sum(expected) / len(expected))
+    assert len(metrics["free_form"]["per_prompt"]) == len(free_form_set("fashion_mnist").prompts)
     assert [r["guidance_scale"] for r in metrics["guidance_sweep"]] == [1.0, 3.0]
     assert metrics["frechet"]["generated"] > metrics["frechet"]["real_train_floor"]
-    assert 0 <= metrics["attribute"]["right_sign_fraction"] <= 1
+    assert metrics["frechet"]["images"] == 2 * 10  # the plain class prompts only
     report = (out / "report.md").read_text()
     assert "samples.png" in report and "guidance_sweep.png" in report and "Fréchet" in report
-    assert f"| {nearest['a photo of a pair of jeans']['caption']} (Trouser, " in report
+    jeggings = readings["a photo of a pair of jeggings"]
+    assert f"| {jeggings['caption']} ({jeggings['class_name']}, " in report
+    assert "## Free-form descriptions" in report
     assert Image.open(out / "samples.png").size == (2 * 30 + 2, 10 * 30 + 2)  # one row per class prompt
     assert Image.open(out / "guidance_sweep.png").size[0] > 0
 
@@ -187,11 +195,17 @@ def test_evaluation_is_deterministic_with_a_seed(tiny_pipeline, classifier):
 
     pipe = TextToImagePipeline.from_pretrained(tiny_pipeline, device="cpu")
     settings = {"images_per_prompt": 1, "guidance_sweep": (), "num_inference_steps": 2, "progress": False}
-    first = evaluate_pipeline(pipe, classifier, seed=5, **settings)
-    second = evaluate_pipeline(pipe, classifier, seed=5, **settings)
+    first = evaluate_pipeline(pipe, classifier, seed=5, **settings).to_dict()
+    second = evaluate_pipeline(pipe, classifier, seed=5, **settings).to_dict()
     first.pop("seconds"), second.pop("seconds")
     assert first == second
     assert first["diversity"]["generated"] is None  # one image per prompt has no spread, written as null
+
+
+def test_class_prompt_set_holds_plain_prompts_and_label_texts():
+    prompts = class_prompt_set("fashion_mnist")
+    assert prompts.prompts[:3] == ["a t-shirt", "a pair of trousers", "a pullover"]
+    assert prompts.prompts[10:] == FASHION_CLASSES and prompts.labels == list(range(10)) * 2
 
 
 def test_classifier_of_another_dataset_is_refused(tiny_pipeline, classifier):
@@ -264,7 +278,7 @@ def test_shipped_pipeline_draws_each_class_prompt(classifier):
 
 def test_generate_gives_each_prompt_the_same_noise_as_a_plain_seeded_call(tiny_pipeline):
     from diffusion.data import to_uint8
-    from diffusion.evaluate import generate
+    from diffusion.evaluation.generate import generate
     from diffusion.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(tiny_pipeline, device="cpu")

@@ -23,12 +23,12 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from .data import ImageDataset, to_model_range
-from .errors import UserError
+from ..data import ImageDataset, to_model_range
+from ..errors import UserError
 
 WEIGHTS = "model.safetensors"
 INFO = "classifier.json"
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_classifier_dir(dataset: str) -> Path:

@@ -1,0 +1,161 @@
+"""Writing an evaluation down: metrics.json, report.md, the sample grid and the guidance-sweep chart.
+
+The chart is drawn with PIL (already a dependency) rather than matplotlib: two small line charts do
+not justify a plotting library.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import torch
+from PIL import Image, ImageDraw, ImageFont
+from torchvision.utils import save_image
+
+from .results import EvaluationResult, PromptSetResult, SweepPoint
+
+GRID = "samples.png"
+SWEEP_PLOT = "guidance_sweep.png"
+ENCODER_NOTE = (
+    '"encoder" is how the frozen text encoder alone reads each prompt: the training caption with the most '
+    "similar sentence embedding, and its class. The share of prompts it places in the right class is a "
+    "ceiling for the model: where the nearest caption is of another class, the model seldom draws the right one."
+)
+SET_TITLES = {
+    "class_prompts": "Class prompts and the dataset's label texts",
+    "held_out": "Held-out nouns (words no training caption contains)",
+    "free_form": "Free-form descriptions (no training noun of their class)",
+}
+
+
+def write_report(result: EvaluationResult, grid: torch.Tensor, out_dir: Path) -> None:
+    """`grid` is (rows, columns, C, H, W) in [-1, 1]: one row of samples per class prompt."""
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "metrics.json").write_text(json.dumps(result.to_dict(), indent=2) + "\n")
+    rows, columns = grid.shape[:2]
+    save_image(grid.flatten(0, 1), out_dir / GRID, nrow=columns, normalize=True, value_range=(-1, 1), pad_value=1)
+    sweep = result.guidance_sweep
+    if len(sweep) > 1:
+        chart = sweep_chart(sweep, result.classifier_test_accuracy, result.frechet.real_train_floor)
+        chart.save(out_dir / SWEEP_PLOT)
+    (out_dir / "report.md").write_text(markdown(result, has_plot=len(sweep) > 1))
+
+
+def _pct(value) -> str:
+    return "n/a" if value is None or value != value else f"{value:.1%}"
+
+
+def _num(value, digits: int = 2) -> str:
+    return "n/a" if value is None or value != value else f"{value:.{digits}f}"
+
+
+def prompt_sets(result: EvaluationResult) -> dict[str, PromptSetResult]:
+    sets = {"class_prompts": result.class_prompts, "held_out": result.held_out, "free_form": result.free_form}
+    return {name: value for name, value in sets.items() if value is not None}
+
+
+def markdown(r: EvaluationResult, has_plot: bool) -> str:
+    s, fr, tone, dv = r.settings, r.frechet, r.tone, r.diversity
+    lines = [
+        f"# Evaluation of {r.checkpoint or 'a pipeline'} on {r.dataset}",
+        "",
+        f"{s.images_per_prompt} images per prompt, guidance scale {s.guidance_scale:g}, "
+        f"{s.num_inference_steps} {s.scheduler} steps, seed {s.seed}, on {s.device}; {r.seconds:.0f} s. "
+        f"Judged by the reference classifier (trained on real images only; "
+        f"{_pct(r.classifier_test_accuracy)} on the real test set).",
+        "",
+        "| measure | generated | encoder alone / real images |",
+        "|---|---|---|",
+    ]
+    for name, result in prompt_sets(r).items():
+        lines.append(
+            f"| prompt accuracy, {SET_TITLES[name].split(' (')[0].lower()} ({result.prompts} prompts) | "
+            f"{_pct(result.accuracy)} | {_pct(result.encoder_accuracy)} read right by the encoder alone |"
+        )
+    lines += [
+        f"| Fréchet distance to the test set, from {fr.images} images | {_num(fr.generated)} | "
+        f"{_num(fr.real_train_floor)} (training images, same count) |",
+        f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
+        f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
+        f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",
+        f"| diversity: mean pairwise feature distance | {_num(dv.generated)} | {_num(dv.real)} "
+        f"(ratio {_num(dv.ratio)}) |",
+        "",
+        "## Per class",
+        "",
+        "| class | class prompts | held-out nouns | free-form | light − dark (real) | diversity ratio |",
+        "|---|---|---|---|---|---|",
+    ]
+    free_form = r.free_form.per_class if r.free_form else {}
+    for name in r.class_prompts.per_class:
+        lines.append(
+            f"| {name} | {_pct(r.class_prompts.per_class.get(name))} | {_pct(r.held_out.per_class.get(name))} | "
+            f"{_pct(free_form.get(name))} | {_num(tone.per_class[name], 3)} ({_num(tone.real_per_class[name], 3)}) | "
+            f"{_num(dv.per_class_ratio[name])} |"
+        )
+    for name, result in prompt_sets(r).items():
+        lines += ["", f"## {SET_TITLES[name]}", "", ENCODER_NOTE, ""]
+        lines += ["| prompt | accuracy | drawn most often | encoder: nearest training caption (class, cosine) |"]
+        lines += ["|---|---|---|---|"]
+        for prompt, value in result.per_prompt.items():
+            near = result.readings.get(prompt)
+            reading = f"{near.caption} ({near.class_name}, {near.similarity:.2f})" if near else ""
+            lines.append(f"| {prompt} | {_pct(value)} | {result.most_often_drawn[prompt]} | {reading} |")
+    lines += ["", "## Guidance scale", "", "| guidance scale | accuracy | Fréchet distance |", "|---|---|---|"]
+    lines += [f"| {p.guidance_scale:g} | {_pct(p.accuracy)} | {_num(p.frechet)} |" for p in r.guidance_sweep]
+    if has_plot:
+        lines += ["", f"![accuracy and Fréchet distance against guidance scale]({SWEEP_PLOT})"]
+    lines += ["", "## Samples", "", "One row per class prompt, in class order.", "", f"![samples]({GRID})"]
+    return "\n".join(lines) + "\n"
+
+
+def sweep_chart(sweep: list[SweepPoint], accuracy_reference: float, frechet_floor: float) -> Image.Image:
+    """Accuracy and Fréchet distance against guidance scale, side by side; dashed: the real-image values."""
+    scales = [p.guidance_scale for p in sweep]
+    panels = [
+        # Plain ASCII titles: PIL's built-in font has no accented letters.
+        line_chart(scales, [p.accuracy for p in sweep], "prompt accuracy", (0.0, 1.0), accuracy_reference),
+        line_chart(scales, [p.frechet for p in sweep], "Frechet distance", None, frechet_floor),
+    ]
+    chart = Image.new("RGB", (sum(p.width for p in panels), panels[0].height), "white")
+    for i, panel in enumerate(panels):
+        chart.paste(panel, (i * panel.width, 0))
+    return chart
+
+
+def line_chart(xs, ys, title, y_range, reference, size=(360, 260)) -> Image.Image:
+    width, height = size
+    left, right, top, bottom = 52, 16, 28, 36
+    image = Image.new("RGB", size, "white")
+    draw = ImageDraw.Draw(image)
+    font = ImageFont.load_default()
+    low, high = y_range or (0.0, max([*ys, reference]) * 1.1 or 1.0)
+    x_low, x_high = min(xs), max(xs) if max(xs) > min(xs) else min(xs) + 1
+
+    def point(x, y):
+        px = left + (x - x_low) / (x_high - x_low) * (width - left - right)
+        py = height - bottom - (y - low) / (high - low) * (height - top - bottom)
+        return px, py
+
+    draw.rectangle([left, top, width - right, height - bottom], outline="black")
+    for i in range(5):  # y ticks
+        value = low + (high - low) * i / 4
+        _, py = point(x_low, value)
+        draw.line([left - 4, py, left, py], fill="black")
+        draw.text((4, py - 6), f"{value:.2f}" if high <= 10 else f"{value:.0f}", fill="black", font=font)
+    for x in xs:  # x ticks at the measured scales
+        px, _ = point(x, low)
+        draw.line([px, height - bottom, px, height - bottom + 4], fill="black")
+        draw.text((px - 6, height - bottom + 6), f"{x:g}", fill="black", font=font)
+    draw.text((left, 8), title, fill="black", font=font)
+    draw.text((width - right - 110, 8), "dashed: real images", fill=(120, 120, 120), font=font)
+    draw.text((width // 2 - 40, height - 14), "guidance scale", fill="black", font=font)
+    _, ref_y = point(x_low, reference)
+    for x0 in range(left, width - right, 8):  # dashed reference line: real images
+        draw.line([x0, ref_y, min(x0 + 4, width - right), ref_y], fill=(120, 120, 120))
+    points = [point(x, y) for x, y in zip(xs, ys, strict=True)]
+    draw.line(points, fill=(31, 119, 180), width=2)
+    for px, py in points:
+        draw.ellipse([px - 3, py - 3, px + 3, py + 3], fill=(31, 119, 180))
+    return image

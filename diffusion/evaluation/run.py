@@ -1,0 +1,223 @@
+"""One evaluation of a pipeline, in three steps: generate the images, measure them, write the report.
+
+Every measure stands beside what real images get, and each prompt set beside the encoder-only ceiling:
+the share of its prompts whose nearest training caption (by the frozen encoder) is of the right class.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import torch
+
+from ..captions import brightness_attributes
+from ..data import CLASS_NAMES, load_dataset
+from ..errors import UserError
+from ..nearest_caption import caption_index_of
+from ..pipeline import pipeline_dataset
+from .classifier import Classifier, default_classifier_dir, embed
+from .generate import generate_sets
+from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance
+from .prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set, tone_sets
+from .report import write_report
+from .results import (
+    DiversityResult,
+    EncoderReading,
+    EvaluationResult,
+    FrechetResult,
+    PromptSetResult,
+    Settings,
+    SweepPoint,
+    ToneResult,
+)
+
+DEFAULT_SWEEP = (1.0, 2.0, 3.0, 5.0, 8.0)
+MAX_IMAGES_PER_PROMPT = 10_000
+
+
+def check_settings(images_per_prompt, guidance_scale, guidance_sweep, num_inference_steps, scheduler, seed):
+    """Fail before any work, with the setting's name, rather than minutes later inside the pipeline."""
+    from ..pipeline import validate_settings
+    from ..schedulers import SCHEDULERS
+
+    if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= MAX_IMAGES_PER_PROMPT:
+        raise UserError(f"images per prompt must be from 1 to {MAX_IMAGES_PER_PROMPT}, got {images_per_prompt!r}")
+    for scale in (guidance_scale, *guidance_sweep):
+        validate_settings(num_inference_steps, scale, 1)
+    if scheduler not in SCHEDULERS:
+        raise UserError(f"unknown scheduler '{scheduler}'; choose one of: {', '.join(SCHEDULERS)}")
+    if not isinstance(seed, int) or not 0 <= seed < 2**62:
+        raise UserError(f"seed must be a whole number from 0 to 2**62, got {seed!r}")
+
+
+def check_compatible(pipe, classifier: Classifier) -> str:
+    """The classifier must judge the pipeline's kind of image; returns the dataset name."""
+    info = classifier.info
+    dataset = info["dataset"]
+    shape = [pipe.unet.config.in_channels, pipe.unet.config.sample_size, pipe.unet.config.sample_size]
+    if list(info["image_shape"]) != shape:
+        raise UserError(
+            f"the classifier is for {dataset} images {info['image_shape']}, but the pipeline makes "
+            f"{shape}; pass --classifier for the pipeline's dataset"
+        )
+    trained_on = pipeline_dataset(pipe)
+    if trained_on not in (None, dataset):
+        raise UserError(
+            f"the pipeline was trained on {trained_on} but the classifier on {dataset}; "
+            f"pass --classifier {default_classifier_dir(trained_on)}"
+        )
+    return dataset
+
+
+def evaluate_pipeline(
+    pipe,
+    classifier: Classifier,
+    images_per_prompt: int = 20,
+    guidance_scale: float = 3.0,
+    guidance_sweep: tuple[float, ...] = DEFAULT_SWEEP,
+    num_inference_steps: int = 20,
+    scheduler: str = "dpm++",
+    seed: int = 0,
+    data_dir: str | Path | None = None,
+    out_dir: str | Path | None = None,
+    progress: bool = True,
+    checkpoint: str | None = None,
+) -> EvaluationResult:
+    """Generate, measure and (with `out_dir`) write metrics.json, report.md and the PNGs there.
+    `checkpoint` only names the pipeline in the report."""
+    check_settings(images_per_prompt, guidance_scale, guidance_sweep, num_inference_steps, scheduler, seed)
+    dataset = check_compatible(pipe, classifier)
+    started = time.perf_counter()
+    dark, light = tone_sets(dataset)
+    sets = [class_prompt_set(dataset), held_out_set(dataset), dark, light]
+    if (free_form := free_form_set(dataset)) is not None:
+        sets.append(free_form)
+    sweep = sorted(set(guidance_sweep) - {guidance_scale})
+    settings = {"num_inference_steps": num_inference_steps, "scheduler": scheduler, "guidance_scale": guidance_scale}
+    plain_prompts = sets[0].prompts[: len(CLASS_NAMES[dataset])]  # the sweep skips the label texts
+    images, swept = generate_sets(pipe, sets, sweep, plain_prompts, images_per_prompt, seed, progress, **settings)
+    run = Settings(images_per_prompt, guidance_scale, num_inference_steps, scheduler, seed, str(pipe.device))
+    result = measure(pipe, classifier, dataset, {s.name: s for s in sets}, images, swept, run, data_dir)
+    result.checkpoint = checkpoint
+    result.seconds = round(time.perf_counter() - started, 1)
+    if out_dir is not None:
+        n, classes = images_per_prompt, len(plain_prompts)  # the grid: one row per plain class prompt
+        grid = images["class"][: classes * n].view(classes, n, *images["class"].shape[1:])[:, : min(n, 10)]
+        write_report(result, grid, Path(out_dir))
+    return result
+
+
+def measure(
+    pipe, classifier, dataset, sets: dict[str, PromptSet], images, swept, settings: Settings, data_dir
+) -> EvaluationResult:
+    """Every metric of the generated images, each beside its real-image reference."""
+    seed = settings.seed
+    test = load_dataset(dataset, data_dir, train=False)
+    train = load_dataset(dataset, data_dir, train=True)
+    names = test.class_names
+    n = len(images["class"]) // len(sets["class"])
+    test_logits, test_features = embed(classifier, test.images)
+    floor_index = torch.cat(stratified_sample(train.labels, n, len(names), seed))
+    floor = frechet_distance(embed(classifier, train.images[floor_index])[1], test_features)
+    index = caption_index_of(pipe)
+
+    def judged(name: str) -> PromptSetResult:
+        return prompt_set_result(classifier, sets[name], images[name], names, index)
+
+    # The Fréchet distance and diversity use the plain class prompts only ("a sneaker"), not the label texts.
+    plain = images["class"][: len(names) * n]
+    plain_logits, plain_features = embed(classifier, plain)
+    classes = torch.arange(len(names)).repeat_interleave(n)
+    sweep = {scale: embed(classifier, batch) for scale, batch in swept.items()}
+    sweep[settings.guidance_scale] = (plain_logits, plain_features)
+    return EvaluationResult(
+        checkpoint=None,
+        dataset=dataset,
+        settings=settings,
+        classifier_test_accuracy=(test_logits.argmax(1) == test.labels).float().mean().item(),
+        class_prompts=judged("class"),
+        held_out=judged("held_out"),
+        free_form=judged("free_form") if "free_form" in sets else None,
+        frechet=FrechetResult(
+            frechet_distance(plain_features, test_features),
+            floor,
+            len(plain),
+            f"{dataset} test split, {len(test)} images",
+        ),
+        tone=tone_result(images["dark"], images["light"], test, names, n),
+        diversity=diversity_result(plain_features, test_features, test.labels, names, n, seed),
+        guidance_sweep=[
+            SweepPoint(scale, (logits.argmax(1) == classes).float().mean().item(), frechet_distance(f, test_features))
+            for scale, (logits, f) in sorted(sweep.items(), key=lambda item: item[0])
+        ],
+        seconds=0.0,
+    )
+
+
+def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index) -> PromptSetResult:
+    n = len(images) // len(prompt_set)
+    labels = torch.tensor(prompt_set.labels).repeat_interleave(n)
+    predictions = embed(classifier, images)[0].argmax(1)
+    per_prompt = (predictions == labels).float().view(-1, n).mean(1).tolist()
+    drawn = [names[k] for k in predictions.view(-1, n).mode(1).values.tolist()]
+    readings = index.nearest(prompt_set.prompts) if index is not None else []
+    right = [r.label == k for r, k in zip(readings, prompt_set.labels, strict=True)]
+    readable = [a for a, ok in zip(per_prompt, right, strict=False) if ok]
+    return PromptSetResult(
+        accuracy=(predictions == labels).float().mean().item(),
+        per_class=accuracy_per_class(predictions, labels, names),
+        per_prompt=dict(zip(prompt_set.prompts, per_prompt, strict=True)),
+        most_often_drawn=dict(zip(prompt_set.prompts, drawn, strict=True)),
+        readings={
+            p: EncoderReading(r.caption, names[r.label], r.similarity)
+            for p, r in zip(prompt_set.prompts, readings, strict=False)
+        },
+        encoder_accuracy=sum(right) / len(right) if right else float("nan"),
+        accuracy_where_encoder_right=sum(readable) / len(readable) if readable else None,
+    )
+
+
+def tone_result(dark_images, light_images, test, names, n) -> ToneResult:
+    """Light minus dark mean intensity for the same seeds; real images' lightest minus darkest third."""
+    gap = mean_intensity(light_images) - mean_intensity(dark_images)
+    real_tone = brightness_attributes(test.images, test.labels, len(names))
+    real_intensity = mean_intensity(test.images)
+    real_gap = {
+        name: (
+            real_intensity[(test.labels == c) & (real_tone == 2)].mean()
+            - real_intensity[(test.labels == c) & (real_tone == 1)].mean()
+        ).item()
+        for c, name in enumerate(names)
+    }
+    return ToneResult(
+        light_minus_dark=gap.mean().item(),
+        right_sign_fraction=(gap > 0).float().mean().item(),
+        real_light_minus_dark=sum(real_gap.values()) / len(names),
+        per_class={name: gap[c * n : (c + 1) * n].mean().item() for c, name in enumerate(names)},
+        real_per_class=real_gap,
+    )
+
+
+def diversity_result(plain_features, test_features, test_labels, names, n, seed) -> DiversityResult:
+    """Spread of one prompt's images against as many real test images of that class."""
+    picks = stratified_sample(test_labels, n, len(names), seed)
+    generated = [mean_pairwise_distance(plain_features[c * n : (c + 1) * n]) for c in range(len(names))]
+    real = [mean_pairwise_distance(test_features[index]) for index in picks]
+    mean_generated, mean_real = sum(generated) / len(names), sum(real) / len(names)
+    return DiversityResult(
+        mean_generated,
+        mean_real,
+        mean_generated / mean_real,
+        {name: g / r for name, g, r in zip(names, generated, real, strict=True)},
+    )
+
+
+def stratified_sample(labels: torch.Tensor, per_class: int, num_classes: int, seed: int) -> list[torch.Tensor]:
+    """`per_class` random indices of each class (fewer where a class has fewer)."""
+    generator = torch.Generator().manual_seed(seed)
+    picks = []
+    for label in range(num_classes):
+        members = (labels == label).nonzero().flatten()
+        picks.append(members[torch.randperm(len(members), generator=generator)[:per_class]])
+    return picks
