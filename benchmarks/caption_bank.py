@@ -88,7 +88,8 @@ def main() -> None:
     print(f"| short fixed captions (baseline) | {baseline:.1f} | 1.00x |")
     print(f"| caption bank, training step only | {with_bank:.1f} | {with_bank / baseline:.2f}x |")
     print(
-        f"| caption bank, encoding spread over {args.budget_minutes:g} min | {amortised:.1f} | {amortised / baseline:.2f}x |"
+        f"| caption bank, encoding spread over {args.budget_minutes:g} min | {amortised:.1f} "
+        f"| {amortised / baseline:.2f}x |"
     )
 
 
