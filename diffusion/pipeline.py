@@ -37,6 +37,7 @@ from .errors import UserError
 from .model import prepare_unet
 from .nearest_caption import CaptionIndex
 from .schedulers import DEFAULT_SCHEDULER, make_scheduler
+from .student import folds_guidance, guidance_embedding, read_generation_defaults, write_generation_defaults
 from .text import ENCODER_NAME, ENCODER_PACKAGE, ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
 
 MAX_STEPS = 1000
@@ -93,6 +94,8 @@ class TextToImagePipeline(DiffusionPipeline):
         self.register_modules(unet=unet, scheduler=scheduler)
         self.training_record: dict = {}
         self.caption_index = None  # a nearest_caption.CaptionIndex of its training captions, when known
+        # Steps, guidance and sampler for a caller who names none (a distilled student stores its own).
+        self.generation_defaults: dict = {}
 
     # ----- text -----------------------------------------------------------------------------------
     @property
@@ -110,12 +113,12 @@ class TextToImagePipeline(DiffusionPipeline):
         self,
         prompt: str | list[str] | None = None,
         negative_prompt: str | list[str] | None = None,
-        num_inference_steps: int = 20,
-        guidance_scale: float = DEFAULT_GUIDANCE,
+        num_inference_steps: int | None = None,
+        guidance_scale: float | None = None,
         num_images_per_prompt: int = 1,
         generator: torch.Generator | list[torch.Generator] | None = None,
         seed: int | None = None,
-        scheduler: str = DEFAULT_SCHEDULER,
+        scheduler: str | None = None,
         callback_on_step_end=None,
         prompt_embeds: PromptEmbeddings | None = None,
         image: PIL.Image.Image | torch.Tensor | None = None,
@@ -135,7 +138,14 @@ class TextToImagePipeline(DiffusionPipeline):
         callback_on_step_end(pipe, step, timestep, kwargs): kwargs holds "latents" (what the sampler
           carries), "x_t" (the noisy image) and "x0" (the predicted clean image); may return
           {"latents": ...} to replace them.
+        Steps, guidance and scheduler left as None take the folder's `generation_defaults`, else 20, 3
+        and "dpm++".
         """
+        defaults = {"num_inference_steps": 20, "guidance_scale": DEFAULT_GUIDANCE,
+                    "scheduler": DEFAULT_SCHEDULER, **self.generation_defaults}  # fmt: skip
+        num_inference_steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
+        guidance_scale = defaults["guidance_scale"] if guidance_scale is None else guidance_scale
+        scheduler = defaults["scheduler"] if scheduler is None else scheduler
         validate_settings(
             num_inference_steps,
             guidance_scale,
@@ -148,7 +158,11 @@ class TextToImagePipeline(DiffusionPipeline):
         prompts_count = len(prompt_embeds)
         total = prompts_count * num_images_per_prompt
         cond = prompt_embeds.repeat_interleave(num_images_per_prompt)
-        do_guidance = guidance_scale != 1.0
+        folded = folds_guidance(self.unet)  # a distilled student: the scale is an input, one call per step
+        if folded and negative_prompt:
+            raise UserError("this fast pipeline has guidance built in and takes no negative prompt; "
+                            "leave it empty or use the full model")  # fmt: skip
+        do_guidance = guidance_scale != 1.0 and not folded
         if do_guidance:
             negatives = self._negative_list(negative_prompt, prompts_count)
             uncond = self.encode_prompt(negatives, "negative prompt").repeat_interleave(num_images_per_prompt)
@@ -182,6 +196,10 @@ class TextToImagePipeline(DiffusionPipeline):
         prediction_type = self.scheduler.config.prediction_type
         # Stochastic samplers (ddpm) draw fresh noise each step; from the same seeded generators.
         step_kwargs = {"generator": generator} if "generator" in inspect.signature(sampler.step).parameters else {}
+        scale_input = None
+        if folded:
+            scales = torch.full((total,), float(guidance_scale))
+            scale_input = guidance_embedding(scales, self.unet.config.time_cond_proj_dim).to(device, self.unet.dtype)
         x0 = latents
         for step, t in enumerate(self.progress_bar(timesteps)):
             x_t = sampler.scale_model_input(latents, t)  # the variance-preserving noisy image
@@ -189,7 +207,8 @@ class TextToImagePipeline(DiffusionPipeline):
             with inference_autocast(device):
                 output = self.unet(
                     model_input, t, encoder_hidden_states=cond.tokens, encoder_attention_mask=cond.mask,
-                    class_labels=cond.pooled, cross_attention_kwargs={"attention_store": store} if store else None,
+                    class_labels=cond.pooled, timestep_cond=scale_input,
+                    cross_attention_kwargs={"attention_store": store} if store else None,
                 ).sample.float()  # fmt: skip
             if do_guidance:
                 uncond_out, cond_out = output.chunk(2)
@@ -280,6 +299,7 @@ class TextToImagePipeline(DiffusionPipeline):
             (staging / "training_record.json").write_text(json.dumps(self.training_record, indent=2) + "\n")
             if self.caption_index is not None:
                 self.caption_index.save(staging)
+            write_generation_defaults(staging, self.generation_defaults)
             replace_folder(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
@@ -313,6 +333,7 @@ class TextToImagePipeline(DiffusionPipeline):
         pipe = cls(unet=prepare_unet(unet.float().eval()), scheduler=scheduler)
         record = folder / "training_record.json"
         pipe.training_record = json.loads(record.read_text()) if record.is_file() else {}
+        pipe.generation_defaults = read_generation_defaults(folder)
         if (dataset := pipeline_dataset(pipe)) is not None:
             pipe.caption_index = CaptionIndex.load(folder, dataset)
         pipe.to(pick_device(device))

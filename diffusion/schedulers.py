@@ -7,6 +7,7 @@ from diffusers import (
     DDPMScheduler,
     DPMSolverMultistepScheduler,
     EulerDiscreteScheduler,
+    LCMScheduler,
     UniPCMultistepScheduler,
 )
 
@@ -18,6 +19,7 @@ SCHEDULERS = {
     "dpm++": DPMSolverMultistepScheduler,
     "euler": EulerDiscreteScheduler,
     "unipc": UniPCMultistepScheduler,
+    "lcm": LCMScheduler,  # consistency sampling, for students of `diffusion.distill --method consistency`
 }
 DEFAULT_SCHEDULER = "dpm++"
 

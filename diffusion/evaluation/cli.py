@@ -67,13 +67,12 @@ def evaluate_command(argv: list[str]) -> None:
         metavar="G,G,...",
         help="guidance scales to compare (default 1,2,3,5,8; 1,G with --fast); 'none' skips",
     )
+    # Left out, steps, guidance and sampler are the pipeline's own (a distilled student stores its few-step ones).
     parser.add_argument(
-        "--guidance", type=float, default=3.0, metavar="G", help="guidance scale of the main measurements (default 3)"
+        "--guidance", type=float, metavar="G", help="guidance scale of the main measurements (default 3)"
     )
     parser.add_argument("--steps", type=int, metavar="N", help="denoising steps (default 20; 8 with --fast)")
-    parser.add_argument(
-        "--scheduler", default="dpm++", metavar="NAME", help="ddpm, ddim, dpm++ (default), euler or unipc"
-    )
+    parser.add_argument("--scheduler", metavar="NAME", help="ddpm, ddim, dpm++ (default), euler, unipc or lcm")
     parser.add_argument("--seed", type=int, default=0, help="image i of every prompt starts from seed + i (default 0)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the real images are (default: installed copy)")
     parser.add_argument("--device", metavar="NAME", help="cpu, cuda, mps (default: best available)")
@@ -90,20 +89,21 @@ def evaluate_command(argv: list[str]) -> None:
     images_per_prompt = args.images_per_prompt
     if images_per_prompt is None:
         images_per_prompt = 2 if args.fast else 20
-    steps = args.steps
-    if steps is None:
-        steps = 8 if args.fast else 20
-    default_sweep = (1.0, args.guidance) if args.fast else DEFAULT_SWEEP
-    sweep = default_sweep if args.guidance_sweep is None else parse_sweep(args.guidance_sweep)
-    check_settings(images_per_prompt, args.guidance, sweep, steps, args.scheduler, args.seed)
-
     from ..pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
+    stored = {"num_inference_steps": 8 if args.fast else 20, "guidance_scale": 3.0, "scheduler": "dpm++",
+              **pipe.generation_defaults}  # fmt: skip
+    steps = stored["num_inference_steps"] if args.steps is None else args.steps
+    guidance = stored["guidance_scale"] if args.guidance is None else args.guidance
+    scheduler = stored["scheduler"] if args.scheduler is None else args.scheduler
+    default_sweep = (1.0, guidance) if args.fast else DEFAULT_SWEEP
+    sweep = default_sweep if args.guidance_sweep is None else parse_sweep(args.guidance_sweep)
+    check_settings(images_per_prompt, guidance, sweep, steps, scheduler, args.seed)
     dataset = pipeline_dataset(pipe) or "fashion_mnist"
     classifier = load_classifier(args.classifier or default_classifier_dir(dataset), pipe.device)
     metrics = evaluate_pipeline(
-        pipe, classifier, images_per_prompt, args.guidance, sweep, steps, args.scheduler, args.seed,
+        pipe, classifier, images_per_prompt, guidance, sweep, steps, scheduler, args.seed,
         data_dir=args.data_dir, out_dir=args.out, checkpoint=str(args.checkpoint),
     )  # fmt: skip
     if args.record:
