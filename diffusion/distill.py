@@ -195,7 +195,10 @@ def distill(settings: DistillSettings, resume: str | None = None, command: str =
         meta = load_checkpoint(checkpoint, unet=student, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
         step, stage_step = meta["step"], meta["stage_step"]
         print(f"resumed from {checkpoint} at step {step} (round {stage + 1} of {len(stages)})")
-    target = frozen(copy.deepcopy(student)) if settings.method == "consistency" else None
+    target = None
+    if settings.method == "consistency":  # the slowly-moving copy whose answers are the targets: the EMA weights
+        target = frozen(copy.deepcopy(student))
+        ema.copy_to(target.parameters())
 
     record = {
         "command": command,
