@@ -11,7 +11,7 @@ from diffusers import (
     UniPCMultistepScheduler,
 )
 
-from .errors import UserError
+from .errors import UserError, shown
 
 SCHEDULERS = {
     "ddpm": DDPMScheduler,
@@ -24,11 +24,16 @@ SCHEDULERS = {
 DEFAULT_SCHEDULER = "dpm++"
 
 
+def check_scheduler(name) -> str:
+    """The name itself, or one UserError that lists the names there are."""
+    if not isinstance(name, str) or name not in SCHEDULERS:
+        raise UserError(f"unknown scheduler {shown(name)}; choose one of: {', '.join(SCHEDULERS)}")
+    return name
+
+
 def make_scheduler(name: str, training_config: dict):
     """A fresh sampler (schedulers keep per-call state, so concurrent calls each get their own).
 
     "trailing" spacing starts sampling at the last training timestep, pure noise, which matters when
     only a few steps are taken (Lin et al., 2023, "Common Diffusion Noise Schedules...")."""
-    if name not in SCHEDULERS:
-        raise UserError(f"unknown scheduler '{name}'; choose one of: {', '.join(SCHEDULERS)}")
-    return SCHEDULERS[name].from_config(training_config, timestep_spacing="trailing")
+    return SCHEDULERS[check_scheduler(name)].from_config(training_config, timestep_spacing="trailing")

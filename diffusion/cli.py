@@ -1,0 +1,41 @@
+"""What the command lines share: every mistake is one line on stderr and exit code 2, argparse's own too."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from .errors import UserError
+
+
+class ArgumentParser(argparse.ArgumentParser):
+    """argparse, except that a bad argument raises UserError instead of printing the usage block."""
+
+    def error(self, message):
+        raise UserError(f"{message} (see --help)")
+
+
+def number(text: str) -> int | float:
+    """A number as typed, int where it is whole ("20"), else float ("2.5", "nan"): the range and
+    whole-number rules, and their messages, are the settings' (settings.py), not argparse's."""
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+def run(command: Callable[[], None]) -> None:
+    """Run a CLI's body: a UserError becomes `error: <one line>` and exit code 2; Ctrl-C exits with 130."""
+    try:
+        command()
+    except UserError as error:
+        print("error: " + " ".join(str(error).split()), file=sys.stderr)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        print("stopped", file=sys.stderr)
+        sys.exit(130)
