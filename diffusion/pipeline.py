@@ -90,9 +90,9 @@ class TextToImagePipeline(DiffusionPipeline):
         super().__init__()
         self.register_modules(unet=unet, scheduler=scheduler)
         self.training_record: dict = {}
-        self.caption_index = None
+        self.caption_index = None  # a nearest_caption.CaptionIndex of its training captions, when known
         # Steps, guidance and sampler for a caller who names none (a distilled student stores its own).
-        self.generation_defaults: dict = {}  # a nearest_caption.CaptionIndex of its training captions, when known
+        self.generation_defaults: dict = {}
 
     # ----- text -----------------------------------------------------------------------------------
     @property
@@ -138,30 +138,25 @@ class TextToImagePipeline(DiffusionPipeline):
         Every setting is checked by `GenerationSettings` (settings.py) before any work. Steps, guidance
         and scheduler left as None take the folder's `generation_defaults`, else 20, 3 and "dpm++".
         """
-        defaults = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
-                    "scheduler": DEFAULT_SCHEDULER, **self.generation_defaults}  # fmt: skip
-        num_inference_steps = defaults["num_inference_steps"] if num_inference_steps is None else num_inference_steps
-        guidance_scale = defaults["guidance_scale"] if guidance_scale is None else guidance_scale
-        scheduler = defaults["scheduler"] if scheduler is None else scheduler
         settings = GenerationSettings(
             prompt=prompt if prompt_embeds is None else None,
             negative_prompt=negative_prompt,
-            steps=num_inference_steps,
-            guidance_scale=guidance_scale,
             images=num_images_per_prompt,
             seed=seed,
-            scheduler=scheduler,
             strength=strength if image is not None else None,
+            **self._named_or_default(num_inference_steps, guidance_scale, scheduler),
         )
+        folded = folds_guidance(self.unet)  # a distilled student: the scale is an input, one call per step
+        if folded and settings.negative_prompt:
+            raise UserError(
+                "this fast pipeline has guidance built in and takes no negative prompt; "
+                "leave it empty or use the full model"
+            )
         if prompt_embeds is None:
             if settings.prompt is None:
                 raise UserError("give a prompt: a short text such as 'a sneaker'")
             prompt_embeds = self.encode_prompt(settings.prompts)
         cond = prompt_embeds.repeat_interleave(settings.images)
-        folded = folds_guidance(self.unet)  # a distilled student: the scale is an input, one call per step
-        if folded and settings.negative_prompt:
-            raise UserError("this fast pipeline has guidance built in and takes no negative prompt; "
-                            "leave it empty or use the full model")  # fmt: skip
         do_guidance = settings.guidance_scale != 1.0 and not folded
         if do_guidance:
             negatives = self.encode_prompt(settings.negative_prompts(len(prompt_embeds)), "negative prompt")
@@ -174,26 +169,11 @@ class TextToImagePipeline(DiffusionPipeline):
         latents, timesteps = self._initial_latents(sampler, settings, total, generator, image)
         store = AttentionStore(latents.shape[-1]) if return_attention else None
         cond = cond.to(device, self.unet.dtype)
-        alphas_cumprod = sampler.alphas_cumprod.to(device)
-        prediction_type = self.scheduler.config.prediction_type
-        # Stochastic samplers (ddpm) draw fresh noise each step; from the same seeded generators.
-        step_kwargs = {"generator": generator} if "generator" in inspect.signature(sampler.step).parameters else {}
-        scale_input = None
-        if folded:
-            scales = torch.full((total,), settings.guidance_scale)
-            scale_input = guidance_embedding(scales, self.unet.config.time_cond_proj_dim).to(device, self.unet.dtype)
-        for step, t in enumerate(self.progress_bar(timesteps)):
-            x_t = sampler.scale_model_input(latents, t)  # the variance-preserving noisy image
-            output = self._guided_output(
-                x_t, t, cond, settings.guidance_scale if do_guidance else None, store, timestep_cond=scale_input
-            )
-            x0 = predict_clean_image(x_t, output, alphas_cumprod[round(float(t))], prediction_type)
-            latents = sampler.step(output, t, latents, **step_kwargs).prev_sample
-            if callback_on_step_end is not None:
-                last = step + 1 == len(timesteps)
-                shown = latents if last else sampler.scale_model_input(latents, timesteps[step + 1])
-                changed = callback_on_step_end(self, step, t, {"latents": latents, "x_t": shown, "x0": x0})
-                latents = (changed or {}).get("latents", latents)
+        scale_input = self._scale_input(settings.guidance_scale, total) if folded else None
+        guidance = settings.guidance_scale if do_guidance else None
+        latents = self._denoise(
+            sampler, latents, timesteps, cond, guidance, store, scale_input, generator, callback_on_step_end
+        )
 
         images = latents.clamp(-1, 1)
         result = images if output_type == "pt" else self.to_pil(images)
@@ -206,6 +186,16 @@ class TextToImagePipeline(DiffusionPipeline):
         if not return_dict:
             return (result,)
         return TextToImageOutput(images=result, seeds=seeds, attention_maps=attention, tokens=tokens)
+
+    def _named_or_default(self, steps, guidance_scale, scheduler) -> dict:
+        """What the caller named, else the folder's `generation_defaults`, else 20 steps, guidance 3, dpm++."""
+        stored = self.generation_defaults
+        named = {
+            "steps": (steps, stored.get("num_inference_steps", DEFAULT_STEPS)),
+            "guidance_scale": (guidance_scale, stored.get("guidance_scale", DEFAULT_GUIDANCE)),
+            "scheduler": (scheduler, stored.get("scheduler", DEFAULT_SCHEDULER)),
+        }
+        return {key: default if value is None else value for key, (value, default) in named.items()}
 
     def _initial_latents(self, sampler, settings: GenerationSettings, total: int, generator, image):
         """Pure noise at the first timestep; or, from a picture, the picture noised to `strength`
@@ -225,6 +215,30 @@ class TextToImagePipeline(DiffusionPipeline):
             sampler.set_begin_index(start * sampler.order)
         init = self._image_to_tensor(image).to(device).expand(shape)
         return sampler.add_noise(init, noise, timesteps[:1].repeat(total)), timesteps
+
+    def _scale_input(self, guidance_scale: float, total: int) -> torch.Tensor:
+        """A distilled student's guidance scale, embedded as the UNet's `timestep_cond`."""
+        scales = torch.full((total,), guidance_scale)
+        embedding = guidance_embedding(scales, self.unet.config.time_cond_proj_dim)
+        return embedding.to(self.unet.device, self.unet.dtype)
+
+    def _denoise(self, sampler, latents, timesteps, cond, guidance, store, scale_input, generator, callback):
+        """The sampling loop: the (guided) UNet output, the clean-image guess for callbacks, one sampler step."""
+        alphas_cumprod = sampler.alphas_cumprod.to(latents.device)
+        prediction_type = self.scheduler.config.prediction_type
+        # Stochastic samplers (ddpm) draw fresh noise each step; from the same seeded generators.
+        step_kwargs = {"generator": generator} if "generator" in inspect.signature(sampler.step).parameters else {}
+        for step, t in enumerate(self.progress_bar(timesteps)):
+            x_t = sampler.scale_model_input(latents, t)  # the variance-preserving noisy image
+            output = self._guided_output(x_t, t, cond, guidance, store, timestep_cond=scale_input)
+            latents = sampler.step(output, t, latents, **step_kwargs).prev_sample
+            if callback is not None:
+                x0 = predict_clean_image(x_t, output, alphas_cumprod[round(float(t))], prediction_type)
+                last = step + 1 == len(timesteps)
+                shown = latents if last else sampler.scale_model_input(latents, timesteps[step + 1])
+                changed = callback(self, step, t, {"latents": latents, "x_t": shown, "x0": x0})
+                latents = (changed or {}).get("latents", latents)
+        return latents
 
     def _guided_output(self, x_t, t, cond: PromptEmbeddings, guidance_scale: float | None, store, timestep_cond=None):
         """The UNet's output for x_t; with classifier-free guidance, both halves in one batch."""
