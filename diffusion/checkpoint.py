@@ -12,6 +12,7 @@ Random state needs no saving: each step's randomness is derived from (seed, step
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import tempfile
 from pathlib import Path
@@ -91,8 +92,19 @@ def save_checkpoint(folder: Path, *, step: int, unet, ema, optimizer, lr_schedul
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
+    """Delete all but the newest `keep` checkpoints. Each is first renamed to a hidden name, so a kill
+    in the middle of the deletion leaves no half-deleted folder under a checkpoint's name."""
     for old in checkpoint_folders(run_dir)[:-keep] if keep > 0 else []:
-        shutil.rmtree(old, ignore_errors=True)
+        doomed = old.with_name(f".{old.name}.deleting")
+        os.replace(old, doomed)
+        shutil.rmtree(doomed, ignore_errors=True)
+
+
+def remove_unfinished(run_dir: Path) -> None:
+    """Delete what an interrupted save or prune left behind: hidden staging folders (`.step-N-xxxx`,
+    `.step-N.old`, `.step-N.deleting`); complete checkpoints never have a leading dot."""
+    for leftover in (run_dir / "checkpoints").glob(".step-*"):
+        shutil.rmtree(leftover, ignore_errors=True)
 
 
 def load_checkpoint(folder: Path, *, unet, ema, optimizer, lr_scheduler) -> dict:

@@ -19,11 +19,14 @@ import argparse
 import copy
 import csv
 import hashlib
+import itertools
 import json
 import math
+import os
 import platform
 import signal
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,7 +42,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from .captions import CaptionBank, CaptionGrammar, brightness_attributes
-from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, remove_unfinished, save_checkpoint
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
@@ -83,7 +86,7 @@ def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbedding
         "tokens": embeddings.tokens, "mask": embeddings.mask, "pooled": embeddings.pooled,
         "key": torch.tensor(list(key.encode()), dtype=torch.uint8),
     }  # fmt: skip
-    staging = cache_file.with_suffix(".tmp")
+    staging = cache_file.with_suffix(f".{os.getpid()}.tmp")  # processes that write at once don't collide
     save_file({k: v.contiguous() for k, v in tensors.items()}, staging)
     staging.replace(cache_file)  # never a half-written cache under the real name
     return embeddings
@@ -105,18 +108,25 @@ def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     return TrainingData(dataset, attributes, captions, embeddings, index)
 
 
-def step_generator(seed: int, step: int, rank: int = 0) -> torch.Generator:
-    """All randomness of one step comes from (seed, step, rank): resuming needs no saved RNG state."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101 + rank)
+def step_generator(seed: int, step: int) -> torch.Generator:
+    """All randomness of one step comes from (seed, step): resuming needs no saved RNG state, and every
+    process draws the same numbers for the whole batch, so N processes train exactly as one does."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101)
 
 
-def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: int, world: int) -> torch.Tensor:
-    """Epoch-wise shuffling without replacement, derived from the step number alone."""
+def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: int = 0, world: int = 1) -> torch.Tensor:
+    """The step's batch, or process `rank`'s share of it when `world` processes split it: epoch-wise
+    shuffling without replacement, derived from the step number alone, so every image is used once per
+    epoch whatever the number of processes."""
     per_epoch = num_items // batch_size
     epoch, position = divmod(step, per_epoch)
     order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed + epoch))
-    batch = order[position * batch_size : (position + 1) * batch_size]
-    return batch[rank::world]
+    return order[position * batch_size : (position + 1) * batch_size][process_share(rank, world)]
+
+
+def process_share(rank: int, world: int) -> slice:
+    """Which rows of the batch process `rank` of `world` trains on: every world-th, starting at rank."""
+    return slice(rank, None, world)
 
 
 def batch_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -> PromptEmbeddings:
@@ -134,16 +144,20 @@ def batch_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -
     return PromptEmbeddings(text.tokens[:, :length].float(), text.mask[:, :length], text.pooled)
 
 
-def training_loss(unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device):
-    """The denoising loss of one batch (see the module docstring)."""
-    labels = data.dataset.labels[indices]
-    clean = to_model_range(data.dataset.images[indices]).to(device)
+def training_loss(
+    unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device, share=slice(None)
+) -> torch.Tensor:
+    """The mean denoising loss over this process's `share` of the batch (see the module docstring).
+    Captions, noise and timesteps are drawn for the whole batch, then cut to the share."""
     caption_ids = data.captions.sample(
-        labels, data.attributes[indices], config.data.attribute_probability, config.data.caption_dropout, rng
-    )
-    text = batch_text(data.embeddings, caption_ids, config, rng).to(device)
-    noise = torch.randn(clean.shape, generator=rng).to(device)
-    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(clean),), generator=rng).to(device)
+        data.dataset.labels[indices], data.attributes[indices], config.data.attribute_probability,
+        config.data.caption_dropout, rng,
+    )  # fmt: skip
+    text = batch_text(data.embeddings, caption_ids, config, rng)[share].to(device)
+    noise = torch.randn((len(indices), *data.dataset.image_shape), generator=rng)[share].to(device)
+    timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=rng)
+    timesteps = timesteps[share].to(device)
+    clean = to_model_range(data.dataset.images[indices[share]]).to(device)
     noisy = noise_scheduler.add_noise(clean, noise, timesteps)
     if noise_scheduler.config.prediction_type == "v_prediction":
         target = noise_scheduler.get_velocity(clean, noise, timesteps)
@@ -189,9 +203,61 @@ def write_log_row(path: Path, row: list, mode: str = "a") -> None:
         csv.writer(file).writerow(row)
 
 
+def truncate_log(path: Path, last_step: int) -> None:
+    """Drop the rows logged after `last_step`: a run killed between checkpoints logged steps that the
+    resumed run trains again, and each step belongs in the log once."""
+    rows = path.read_text().splitlines(keepends=True)
+    kept = rows[:1] + [row for row in rows[1:] if row.split(",")[0].isdigit() and int(row.split(",")[0]) <= last_step]
+    staging = path.with_suffix(".tmp")
+    staging.write_text("".join(kept))
+    staging.replace(path)
+
+
+def weights_digest(*tensor_lists) -> str:
+    """A short fingerprint of the weights, to check that all processes hold the same ones."""
+    digest = hashlib.sha256()
+    for tensor in itertools.chain(*tensor_lists):
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]
+
+
+class StopSignals:
+    """Ctrl-C and SIGTERM during the loop only ask for a stop: the step in flight finishes, all processes
+    agree on the stop at the same step (see the loop), and the main one saves a checkpoint. A signal that
+    arrived in the middle of an optimizer step would otherwise leave a checkpoint between two steps."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self.previous[number] = signal.signal(number, self.request)
+        return self
+
+    def request(self, signum, frame) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+def check_batch(batch_size: int, num_images: int, num_processes: int) -> None:
+    if batch_size > num_images:
+        raise UserError(f"batch-size {batch_size} is larger than the dataset ({num_images} images)")
+    if batch_size < num_processes:
+        raise UserError(f"batch-size {batch_size} is smaller than the number of processes ({num_processes})")
+
+
 def train(config: Config, resume: str | None = None, command: str = "") -> Path:
-    """Run the training loop; return the exported pipeline folder."""
+    """Run the training loop; return the exported pipeline folder.
+
+    `train.batch_size` is the whole batch of one step, split across processes: 1 or N processes (GPUs,
+    machines) follow the same learning-rate schedule, see the same images and reach the same weights."""
     from accelerate import Accelerator
+    from accelerate.utils import gather_object
 
     t = config.train
     device = pick_device(t.device)
@@ -201,12 +267,15 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     if precision == "fp16" and device.type != "cuda":
         raise UserError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no")
     accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
+    rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     run_dir = Path(t.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(t.seed)
     started = time.time()  # the time budget covers preparing the data too
 
-    data = prepare_data(config, run_dir)
+    with accelerator.main_process_first():  # the main process writes the caption cache; the others read it
+        data = prepare_data(config, run_dir)
+    check_batch(t.batch_size, len(data.dataset), world)
     unet = build_unet(config.model, data.dataset.image_shape)
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
@@ -225,7 +294,9 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         restored = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
         start_step = restored["step"]
         accelerator.print(f"resumed from {checkpoint} at step {start_step}")
-    unet, optimizer, lr_scheduler = accelerator.prepare(unet, optimizer, lr_scheduler)
+    # The learning-rate schedule stays outside prepare(): accelerate would step it once per process per
+    # step, as if each process had its own batch; here the batch is shared, so it steps once per step.
+    unet, optimizer = accelerator.prepare(unet, optimizer)
     ema.to(accelerator.device)
 
     n_params = count_parameters(unet)
@@ -241,6 +312,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         },  # fmt: skip
         "parameters": n_params,
         "device": str(accelerator.device),
+        "processes": world,
         "mixed_precision": precision,
         "versions": {
             "torch": torch.__version__,
@@ -249,14 +321,18 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         },
     }
     log_path = run_dir / "loss.csv"
-    if accelerator.is_main_process and (start_step == 0 or not log_path.exists()):
-        write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
+    if is_main:
+        remove_unfinished(run_dir)  # what a killed run left half-written
+        if start_step == 0 or not log_path.exists():
+            write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
+        else:
+            truncate_log(log_path, start_step)
 
     def checkpoint_dir(step: int) -> Path:
         return run_dir / "checkpoints" / f"step-{step:06d}"
 
     def save(step: int) -> None:
-        if not accelerator.is_main_process:
+        if not is_main:
             return
         pipe = export_pipeline(
             ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step}, data.caption_index
@@ -269,67 +345,80 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
 
     accelerator.print(
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
-        f"{accelerator.device}, mixed precision {precision}; run folder {run_dir}"
+        f"{accelerator.device} x {world}, mixed precision {precision}; run folder {run_dir}"
     )
     step, recent_loss, window_start, window_images = start_step, float("nan"), time.time(), 0
-    progress = tqdm(
-        total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not accelerator.is_main_process
-    )
+    progress = tqdm(total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not is_main)
+    share = process_share(rank, world)
+    share_size = len(range(t.batch_size)[share])
     unet.train()
-    try:
+    with StopSignals() as stop:
         while step < t.max_steps:
-            if t.max_minutes is not None and time.time() - started > t.max_minutes * 60:
-                accelerator.print(f"time budget of {t.max_minutes} minutes reached at step {step}")
-                break
-            rng = step_generator(t.seed, step, accelerator.process_index)
-            indices = batch_indices(
-                len(data.dataset), t.batch_size, step, t.seed, accelerator.process_index, accelerator.num_processes
-            )
+            rng = step_generator(t.seed, step)
+            indices = batch_indices(len(data.dataset), t.batch_size, step, t.seed)
             with accelerator.autocast():
-                loss = training_loss(unet, noise_scheduler, data, indices, config, rng, accelerator.device)
-            accelerator.backward(loss)
+                loss = training_loss(unet, noise_scheduler, data, indices, config, rng, accelerator.device, share)
+            # The processes' gradients are averaged; weighting each share by its size makes that average the
+            # gradient of the whole batch's mean loss, also when the shares differ by one image.
+            loss_sum = loss * share_size
+            accelerator.backward(loss_sum * world / len(indices))
             if t.grad_clip:
                 accelerator.clip_grad_norm_(unet.parameters(), t.grad_clip)
             optimizer.step()
-            lr_scheduler.step()
+            if not accelerator.optimizer_step_was_skipped:  # fp16 skips steps whose gradients overflowed
+                lr_scheduler.step()
             optimizer.zero_grad(set_to_none=True)
             ema.step(unet.parameters())
             step += 1
-            window_images += len(indices) * accelerator.num_processes
-            recent_loss = loss.item() if math.isnan(recent_loss) else 0.95 * recent_loss + 0.05 * loss.item()
+            over_time = t.max_minutes is not None and time.time() - started > t.max_minutes * 60
+            # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
+            # out of time, so that all of them stop at the same step.
+            shared = torch.tensor([loss_sum.item(), stop.requested, over_time], device=accelerator.device)
+            shared = accelerator.reduce(shared, "sum").tolist()
+            batch_loss = shared[0] / len(indices)
+            window_images += len(indices)
+            recent_loss = batch_loss if math.isnan(recent_loss) else 0.95 * recent_loss + 0.05 * batch_loss
             progress.update(1)
             if step % t.log_every == 0 or step == t.max_steps:
                 speed = window_images / (time.time() - window_start)
                 lr = lr_scheduler.get_last_lr()[0]
                 progress.set_postfix(loss=f"{recent_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:.0f}")
                 row = [step, f"{recent_loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{time.time() - started:.1f}"]
-                if accelerator.is_main_process:
+                if is_main:
                     write_log_row(log_path, row)
                 window_start, window_images = time.time(), 0
-            if accelerator.is_main_process and t.sample_every and step % t.sample_every == 0:
+            if is_main and t.sample_every and step % t.sample_every == 0:
                 pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record, data.caption_index)
                 sample_grid(pipe, config, run_dir / "samples" / f"step-{step:06d}.png")
-                unet.train()
             if t.checkpoint_every and step % t.checkpoint_every == 0:
                 save(step)
-    except KeyboardInterrupt:
-        progress.close()
-        accelerator.print(f"\ninterrupted at step {step}; saving a checkpoint first")
-        save(step)
-        raise
+            if shared[1]:
+                progress.close()
+                accelerator.print(f"\ninterrupted at step {step}; saving a checkpoint first")
+                if not (t.checkpoint_every and step % t.checkpoint_every == 0):
+                    save(step)
+                raise KeyboardInterrupt
+            if shared[2]:
+                accelerator.print(f"\ntime budget of {t.max_minutes} minutes reached at step {step}")
+                break
     progress.close()
 
     wall = time.time() - started
     final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent_loss, 5)}
+    final["weights_sha256_per_process"] = gather_object([weights_digest(unet.parameters(), ema.shadow_params)])
+    if len(set(final["weights_sha256_per_process"])) > 1:
+        accelerator.print("warning: the processes ended with different weights; the main process's are saved")
     if not checkpoint_dir(step).is_dir():  # unless the loop just saved this very step
         save(step)
     pipeline_dir = run_dir / "pipeline"
-    if accelerator.is_main_process:
+    if is_main:
         pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, final, data.caption_index)
         pipe.save_pretrained(pipeline_dir)
         sample_grid(pipe, config, run_dir / "samples" / "final.png")
         (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
         accelerator.print(f"done: {step} steps in {wall / 60:.1f} min; pipeline saved to {pipeline_dir}")
+    accelerator.wait_for_everyone()
+    accelerator.end_training()
     return pipeline_dir
 
 
@@ -386,11 +475,13 @@ def config_from_args(args: argparse.Namespace) -> Config:
 
 
 def stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # a polite kill (a scheduler, `kill`) saves a checkpoint too, like Ctrl-C
+    raise KeyboardInterrupt  # a polite kill (a scheduler, `kill`) stops like Ctrl-C
 
 
 def main(argv=None) -> None:
     args = parse_args(argv)
+    # A process started from a background shell job inherits Ctrl-C as ignored; the trainer wants it.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         config = config_from_args(args)
