@@ -2,7 +2,8 @@
 
 Where the files come from, in order: `data_dir` (raw IDX files, or torchvision's folder layout), the
 Debian package `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist), then torchvision's download
-when allowed. The images are tiny, so the whole set lives in memory and batches are plain indexing:
+when allowed (it checks the files' md5s; CIFAR-10's pickled batches are checked again before they are
+opened, see cifar.py). The images are tiny, so the whole set lives in memory and batches are plain indexing:
 much faster on two CPU cores than a DataLoader that decodes one image at a time.
 """
 
@@ -140,9 +141,12 @@ def load_dataset(
             if loaded is not None:
                 return ImageDataset(name, *loaded, CLASS_NAMES[name], source=str(folder))
     root = Path(data_dir) if data_dir else Path.home() / ".cache" / "tiny-text-diffusion" / "data"
-    if name == "cifar10" and (root / "cifar-10-batches-py").is_dir():
-        loaded = _load_torchvision(name, root, train, download=False)
-        return ImageDataset(name, *loaded, CLASS_NAMES[name], source=str(root))
+    if name == "cifar10":
+        from . import cifar  # imports torchvision: only when needed
+
+        batches = cifar.batches_folder(root)
+        if batches is not None:
+            return ImageDataset(name, *cifar.read_cifar10(batches, train), CLASS_NAMES[name], source=str(batches))
     if not download:
         looked = ", ".join(str(f) for f in folders) or "nowhere (no --data-dir)"
         raise UserError(f"no {name} data found (looked in {looked}); {INSTALL_HINT[name]}")

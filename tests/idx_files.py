@@ -1,4 +1,4 @@
-"""Tiny Fashion-MNIST-like data written as real IDX files, so the real loading code runs in tests."""
+"""Tiny Fashion-MNIST- and MNIST-like data written as real IDX files, so the real loading code runs in tests."""
 
 from __future__ import annotations
 
@@ -34,3 +34,14 @@ def write_fake_fashion_mnist(folder: Path, train_count: int = 320, test_count: i
         write_idx(folder / f"{prefix}-images-idx3-ubyte.gz", images)
         write_idx(folder / f"{prefix}-labels-idx1-ubyte.gz", labels)
     return folder
+
+
+def write_fake_mnist(root: Path, train_count: int = 320, test_count: int = 60) -> Path:
+    """The same bars as digits, in torchvision's MNIST layout (root/MNIST/raw/, files not gzipped)."""
+    folder = root / "MNIST" / "raw"
+    folder.mkdir(parents=True, exist_ok=True)
+    for prefix, count, seed in (("train", train_count, 0), ("t10k", test_count, 1)):
+        images, labels = make_images(count, seed)
+        write_idx(folder / f"{prefix}-images-idx3-ubyte", images)
+        write_idx(folder / f"{prefix}-labels-idx1-ubyte", labels)
+    return root
