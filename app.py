@@ -4,8 +4,7 @@
     python app.py --checkpoint runs/fashion-mnist   # a pipeline folder or a training run folder
     python app.py --host 0.0.0.0 --port 8000        # reachable from other machines
 
-Thin on purpose: it checks the request, calls TextToImagePipeline and draws what comes back. The
-checks and the streaming are in diffusion/ui_runs.py, the pictures in diffusion/ui_render.py.
+This file only parses the flags, loads the pipeline and launches the page; the page is diffusion/ui/.
 """
 
 from __future__ import annotations
@@ -17,7 +16,6 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
-CSS = ".pixelated img, img.pixelated { image-rendering: pixelated; } #status p { font-variant-numeric: tabular-nums; }"
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -52,7 +50,7 @@ def main(argv=None) -> int:
         if args.concurrency < 1 or args.queue_size < 1:
             raise UserError("--concurrency and --queue-size must be at least 1")
         from diffusion.pipeline import TextToImagePipeline
-        from diffusion.ui_runs import Limits
+        from diffusion.settings import Limits
 
         limits = Limits(max_steps=args.max_steps, max_images=args.max_images)
         pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
@@ -61,9 +59,11 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
-    from diffusion.ui_blocks import build_ui
+    from diffusion.ui import CSS, App, build_ui
 
-    demo, cleanup = build_ui(pipe, limits, checkpoint=args.checkpoint, docs=ROOT / "docs")
+    app = App.serving(pipe, limits, args.checkpoint)
+    cleanup = app.folders.cleanup
+    demo = build_ui(app, docs=ROOT / "docs")
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     try:
         _, local_url, share_url = demo.launch(

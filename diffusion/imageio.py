@@ -14,6 +14,7 @@ import json
 import os
 from pathlib import Path
 
+import numpy as np
 import PIL.Image
 import PIL.PngImagePlugin
 import torch
@@ -81,13 +82,27 @@ def side_by_side(left: PIL.Image.Image, right: PIL.Image.Image, gap: int = 4) ->
     return canvas
 
 
+def denoising_frame(x_t: torch.Tensor, x0: torch.Tensor, scale: int = 4) -> PIL.Image.Image:
+    """One step of the denoising as one picture: the noisy images x_t (left) beside the model's guess of
+    the clean images x0 (right). The GIFs of the sampling CLI and the web page's live view both use it."""
+    return side_by_side(tensor_grid(x_t, scale), tensor_grid(x0, scale), gap=2 * scale)
+
+
 def denoising_frames(
     x_t_list: list[torch.Tensor], x0_list: list[torch.Tensor], scale: int = 4
 ) -> list[PIL.Image.Image]:
-    """One frame per step: the noisy images x_t (left) beside the predicted clean images x0 (right)."""
+    """One frame per step, each drawn by `denoising_frame`."""
     if len(x_t_list) != len(x0_list):
         raise ValueError(f"got {len(x_t_list)} x_t tensors and {len(x0_list)} x0 tensors; give one of each per step")
-    return [
-        side_by_side(tensor_grid(x_t, scale), tensor_grid(x0, scale), gap=2 * scale)
-        for x_t, x0 in zip(x_t_list, x0_list, strict=True)
-    ]
+    return [denoising_frame(x_t, x0, scale) for x_t, x0 in zip(x_t_list, x0_list, strict=True)]
+
+
+def enlarge(image: PIL.Image.Image, scale: int = 8) -> PIL.Image.Image:
+    """Each pixel as a `scale` x `scale` square (nearest neighbour), so a 28-pixel image is seen, not a speck."""
+    return image.resize((image.width * scale, image.height * scale), PIL.Image.NEAREST)
+
+
+def image_grid(images: list[PIL.Image.Image], scale: int = 4, nrow: int | None = None) -> PIL.Image.Image:
+    """Greyscale PIL images as one grid picture, drawn like `tensor_grid`."""
+    batch = torch.stack([torch.from_numpy(np.array(image.convert("L")))[None] for image in images])
+    return tensor_grid(batch.float() / 127.5 - 1, scale, nrow)

@@ -25,6 +25,7 @@ from .errors import UserError
 from .imageio import denoising_frames, save_gif, save_png, tensor_grid
 from .nearest_caption import caption_index_of
 from .pipeline import DEFAULT_GUIDANCE, MAX_IMAGES, MAX_STEPS, TextToImagePipeline, validate_settings
+from .prompt_notes import notes_for
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 
 SHIPPED_PIPELINE = Path(__file__).resolve().parent.parent / "checkpoints" / "fashion-mnist"
@@ -73,7 +74,8 @@ def generate(args: argparse.Namespace) -> list[Path]:
     )  # fmt: skip
     seconds = time.time() - started
     if (index := caption_index_of(pipe)) is not None:  # why an unfamiliar word gave what it gave
-        print(f"note: {index.describe(args.prompt)}", file=sys.stderr)
+        for sentence in notes_for(index, args.prompt).sentences:
+            print(f"note: {sentence}", file=sys.stderr)
 
     common = {
         "prompt": args.prompt, "negative_prompt": args.negative_prompt, "steps": args.steps,

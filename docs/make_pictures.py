@@ -23,10 +23,11 @@ sys.path.insert(0, str(ROOT))
 
 from diffusion.data import load_dataset, to_model_range  # noqa: E402
 from diffusion.errors import UserError  # noqa: E402
-from diffusion.imageio import denoising_frames, save_gif, tensor_grid  # noqa: E402
+from diffusion.imageio import denoising_frames, enlarge, save_gif, tensor_grid  # noqa: E402
 from diffusion.pipeline import TextToImagePipeline  # noqa: E402
-from diffusion.ui_render import attention_heatmaps, enlarge, snapshot, snapshot_steps  # noqa: E402
-from diffusion.ui_runs import Settings, blend_kwargs, blend_weights  # noqa: E402
+from diffusion.settings import Limits  # noqa: E402
+from diffusion.ui.render import attention_heatmaps, snapshot, snapshot_steps  # noqa: E402
+from diffusion.ui.requests import blend_kwargs, blend_weights, check_blend  # noqa: E402
 
 SEED = 7
 
@@ -95,8 +96,8 @@ def attention(pipe: TextToImagePipeline, out: Path) -> None:
 
 
 def interpolation(pipe: TextToImagePipeline, out: Path) -> None:
-    settings = Settings("a sneaker", "", 20, 3.0, 6, SEED, "dpm++", extra={"prompt_b": "an ankle boot"})
-    images = pipe(**blend_kwargs(pipe, settings)).images
+    blend = check_blend(Limits(), "a sneaker", "an ankle boot", 6, 20, 3.0, SEED, "dpm++")
+    images = pipe(**blend_kwargs(pipe, blend)).images
     labels = [f"w={w:.1f}" for w in blend_weights(len(images))]
     labelled_row([enlarge(image, 4) for image in images], labels).save(out / "interpolation.png")
 

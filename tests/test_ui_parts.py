@@ -12,8 +12,10 @@ import torch
 from diffusion.errors import UserError
 from diffusion.imageio import denoising_frames, read_png_settings, save_gif, save_png
 from diffusion.pipeline import TextToImageOutput, TextToImagePipeline
-from diffusion.ui_render import attention_heatmaps, merge_word_pieces, preview_frame, sketch_to_input
-from diffusion.ui_runs import Limits, StepFrame, StopSignals, check_blend, check_settings, stream_pipeline
+from diffusion.settings import Limits
+from diffusion.ui.render import attention_heatmaps, merge_word_pieces, preview_frame, sketch_to_input
+from diffusion.ui.requests import check_blend, check_request
+from diffusion.ui.streaming import StepFrame, StopSignals, stream_pipeline
 
 from .ui_server import tiny_pipeline
 
@@ -26,9 +28,9 @@ def pipe():
 
 
 def test_settings_are_checked_with_messages_that_name_the_field():
-    settings = check_settings(LIMITS, " a bag ", "", 20.0, 3, 2, 5, "ddim")
-    assert (settings.prompt, settings.steps, settings.images, settings.seed) == ("a bag", 20, 2, 5)
-    assert check_settings(LIMITS, "a bag", None, 20, 3, 1, -1, "dpm++").seed >= 0  # -1: a random seed
+    request = check_request(LIMITS, " a bag ", "", 20.0, 3, 2, 5, "ddim")
+    assert (request.prompt, request.settings.steps, request.settings.images, request.seed) == ("a bag", 20, 2, 5)
+    assert check_request(LIMITS, "a bag", None, 20, 3, 1, -1, "dpm++").seed >= 0  # -1: a random seed
     bad = [
         ({"steps": 51}, "steps must be a whole number from 1 to 50"),
         ({"images": 9}, "number of images"),
@@ -42,10 +44,17 @@ def test_settings_are_checked_with_messages_that_name_the_field():
     for change, message in bad:
         values = {"prompt": "a bag", "steps": 20, "guidance": 3, "images": 1, "seed": 0, "scheduler": "dpm++"} | change
         with pytest.raises(UserError, match=message):
-            check_settings(
-                LIMITS, values["prompt"], "", values["steps"], values["guidance"], values["images"], values["seed"],
-                values["scheduler"], strength=change.get("strength"),
-            )  # fmt: skip
+            check_request(
+                LIMITS,
+                values["prompt"],
+                "",
+                values["steps"],
+                values["guidance"],
+                values["images"],
+                values["seed"],
+                values["scheduler"],
+                strength=change.get("strength"),
+            )
     with pytest.raises(UserError, match="number of frames"):
         check_blend(LIMITS, "a bag", "a coat", 1, 20, 3, 0, "dpm++")
 
@@ -113,4 +122,4 @@ def test_png_settings_and_gif(tmp_path):
     gif.seek(2)
     assert gif.info["duration"] > 50  # the finished picture is held longer
     assert preview_frame(steps[0], steps[1]).width > 2 * 28
-    assert isinstance(StepFrame(0, 1, 999, 1.0, steps[0], steps[0]).describe(), str)
+    assert StepFrame(2, 9, 999, 1.0, steps[0], steps[0]).describe().startswith("Step 3 of 9 · timestep 999")

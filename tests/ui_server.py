@@ -21,7 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
-START_TIMEOUT_S = 180
+START_TIMEOUT_S = 600  # a loaded 2-core machine can take minutes to import torch and gradio
 
 
 @cache

@@ -15,19 +15,24 @@ import PIL.ImageOps
 import torch
 import torch.nn.functional as F
 
-from .imageio import side_by_side, tensor_grid
+from ..imageio import denoising_frame, tensor_grid
 
 DISPLAY_WIDTH = 240  # about how wide one grid of the live preview is drawn, in screen pixels
 
 # A perceptually ordered dark-to-bright palette (anchor colours of matplotlib's "inferno").
 HEAT_ANCHORS = np.array(
-    [[0, 0, 4], [40, 11, 84], [101, 21, 110], [159, 42, 99], [212, 72, 66], [245, 125, 21], [250, 193, 39],
-     [252, 255, 164]], dtype=np.float32,
-)  # fmt: skip
-
-
-def enlarge(image: PIL.Image.Image, scale: int = 8) -> PIL.Image.Image:
-    return image.resize((image.width * scale, image.height * scale), PIL.Image.NEAREST)
+    [
+        [0, 0, 4],
+        [40, 11, 84],
+        [101, 21, 110],
+        [159, 42, 99],
+        [212, 72, 66],
+        [245, 125, 21],
+        [250, 193, 39],
+        [252, 255, 164],
+    ],
+    dtype=np.float32,
+)
 
 
 def grid_scale(count: int, size: int = 28) -> int:
@@ -37,9 +42,8 @@ def grid_scale(count: int, size: int = 28) -> int:
 
 
 def preview_frame(x_t: torch.Tensor, x0: torch.Tensor) -> PIL.Image.Image:
-    """One step of the live view: the noisy images x_t (left) beside the predicted clean images x0 (right)."""
-    scale = grid_scale(len(x_t), x_t.shape[-1])
-    return side_by_side(tensor_grid(x_t, scale), tensor_grid(x0, scale), gap=3 * scale)
+    """One step of the live view, enlarged so that the whole batch is about DISPLAY_WIDTH pixels wide."""
+    return denoising_frame(x_t, x0, grid_scale(len(x_t), x_t.shape[-1]))
 
 
 def strip_frame(x_t: torch.Tensor, x0: torch.Tensor, scale: int = 4) -> PIL.Image.Image:

@@ -37,14 +37,14 @@ HINTS = {
     "closely but varies less. 0 ignores the text.",
     "scheduler": "The sampler: how each step turns the network's prediction into a slightly less noisy image. "
     "Same model, different numerical recipe.",
-    "seed": "The starting noise. The same seed and settings give the same images; -1 picks a new one.",
+    "seed": "The starting noise. The same seed and settings give the same images; -1: a new random seed every run.",
     "images": "How many images at once; image k uses seed + k - 1.",
     "strength": "How much noise is put on the sketch before denoising: low keeps your drawing, 1 starts "
     "from pure noise and keeps nothing of it.",
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }
 
-HOW_IT_WORKS = f"""
+HOW_IT_WORKS = """
 **The model draws by removing noise.** Training took real pictures, added random noise of every strength,
 and taught a network (a UNet) to tell what the clean picture was. To make a new picture, we start from pure
 noise and ask the network again and again: each step removes a little of the noise.
@@ -66,8 +66,10 @@ noise and ask the network again and again: each step removes a little of the noi
   and then denoised with the prompt: the prompt fills in what the noise erased.
 
 Each PNG you download carries its settings inside (prompt, seed, steps, ...), so it can be made again.
-The full walk-through of one training step and one sampling step, with the files and functions that do
-them, is in [{DOC_PATH}]({{doc_url}}) (in the project folder).
+Below: the full walk-through of one training step and one sampling step, with the files and functions
+that do them (`docs/how-it-works.md` in the project folder).
+
+---
 """
 
 

@@ -1,0 +1,17 @@
+"""The web page: type a prompt, watch the noise turn into a picture step by step, see where each word looked.
+
+    layout.py     the page, top to bottom, and which handler each button calls
+    handlers.py   what the buttons do: module functions over the shared App (state.py)
+    runs.py       one run as a stream of page updates (updates.py); its files (files.py)
+    requests.py   a request checked into GenerationSettings; streaming.py runs the pipeline step by step
+    panels.py     the repeated pieces of the layout; render.py the pictures; history.py past runs
+    text.py       the words of the page
+
+app.py parses the command line and launches `build_ui(App.serving(pipe, limits, checkpoint), docs)`.
+"""
+
+from .layout import build_ui
+from .panels import CSS
+from .state import App
+
+__all__ = ["CSS", "App", "build_ui"]

@@ -1,0 +1,170 @@
+"""The page's repeated pieces: the settings of a run and the panel that shows a run's results.
+
+Attribute names of `Panel` are the field names of `Update` (updates.py): a tab's outputs are its
+panel's components in the order of IMAGE_FIELDS, TEXT_FIELDS or BLEND_FIELDS.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import gradio as gr
+
+from ..schedulers import DEFAULT_SCHEDULER, SCHEDULERS
+from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
+from .requests import RANDOM_SEED
+from .text import HINTS
+
+PREVIEW_TITLE = "**Live denoising:** the noisy image x_t (left) · the model's guess x0 (right)"
+STRIP_TITLE = "**Live denoising:** noisy images x_t (top row) · the model's guesses x0 (bottom row)"
+ATTENTION_NOTE = (
+    "Cross-attention of the prompt's words over the image, averaged over all steps and layers: bright = this "
+    "part of the picture looked at this word. The percentage is the word's share. Click a result to switch."
+)
+
+
+@dataclass
+class Controls:
+    steps: gr.Slider
+    guidance: gr.Slider
+    scheduler: gr.Dropdown
+    count: gr.Slider
+    seed: gr.Number
+    random: gr.Button
+
+
+@dataclass
+class Panel:
+    preview: gr.Image
+    status: gr.Markdown
+    seed_used: gr.Number
+    gallery: gr.Gallery
+    files: gr.File
+    use_seed: gr.Button | None = None
+    snapshots: gr.Gallery | None = None
+    attention: gr.Gallery | None = None
+    attention_note: gr.Markdown | None = None
+    run: gr.State | None = None
+    history: gr.Gallery | None = None
+    history_runs: gr.State | None = None
+
+    def outputs(self, fields: tuple[str, ...]) -> list:
+        return [getattr(self, name) for name in fields]
+
+
+def settings_controls(limits: Limits, count: tuple[str, int, int, int, str], prefix: str) -> Controls:
+    """Steps, guidance, scheduler, a count and the seed; `count` is (label, minimum, maximum, value, hint)."""
+    label, low, high, value, hint = count
+    with gr.Accordion("Settings", open=False):
+        with gr.Row():
+            steps = gr.Slider(
+                1,
+                limits.max_steps,
+                value=DEFAULT_STEPS,
+                step=1,
+                label="Steps",
+                info=HINTS["steps"],
+                elem_id=f"{prefix}steps",
+            )
+            guidance = gr.Slider(
+                0, limits.max_guidance, value=DEFAULT_GUIDANCE, step=0.5, label="Guidance scale", info=HINTS["guidance"]
+            )
+        with gr.Row():
+            scheduler = gr.Dropdown(
+                list(SCHEDULERS), value=DEFAULT_SCHEDULER, label="Scheduler", info=HINTS["scheduler"]
+            )
+            count = gr.Slider(low, high, value=value, step=1, label=label, info=hint, elem_id=f"{prefix}count")
+        with gr.Row(equal_height=True):
+            seed = gr.Number(
+                RANDOM_SEED, precision=0, label="Seed", info=HINTS["seed"], scale=4, elem_id=f"{prefix}seed"
+            )
+            random = gr.Button("Random seed", scale=1, size="md", elem_id=f"{prefix}random-seed")
+    return Controls(steps, guidance, scheduler, count, seed, random)
+
+
+def result_panel(prefix: str, images: bool = True) -> Panel:
+    """Live preview and status on the left, the results on the right; for images also the seed of the
+    selected result, the snapshots and the attention maps. No label lies over a picture: titles sit above."""
+    with gr.Row():
+        with gr.Column():
+            gr.Markdown(PREVIEW_TITLE if images else STRIP_TITLE)
+            preview = gr.Image(
+                format="png", interactive=False, show_label=False, elem_id=f"{prefix}preview", elem_classes="pixelated"
+            )
+            status = gr.Markdown("Press Generate to start.", elem_id=f"{prefix}status")
+        with gr.Column():
+            gr.Markdown("**Results** (click one to see its attention)" if images else "**Blends:** A (w=0) to B (w=1)")
+            gallery = gr.Gallery(
+                format="png",
+                columns=4 if images else 5,
+                height="auto",
+                show_label=False,
+                interactive=False,
+                elem_id=f"{prefix}gallery",
+                elem_classes=["pixelated", "whole-gallery"],
+            )
+            with gr.Row(equal_height=True):
+                seed_used = gr.Number(
+                    label="Seed of the selected image" if images else "Seed used",
+                    interactive=False,
+                    precision=0,
+                    elem_id=f"{prefix}seed-used",
+                )
+                use_seed = gr.Button("Use this seed", elem_id=f"{prefix}use-seed") if images else None
+    files = gr.File(
+        label="Downloads: each image as 28×28 and 8× PNG (settings inside), the grid, the denoising GIF",
+        file_count="multiple",
+        elem_id=f"{prefix}files",
+    )
+    panel = Panel(preview, status, seed_used, gallery, files, use_seed)
+    if images:
+        with gr.Accordion("Snapshots: image 1 at a few steps (x_t above, x0 below)", open=True):
+            panel.snapshots = gr.Gallery(
+                columns=6,
+                height="auto",
+                format="png",
+                show_label=False,
+                object_fit="contain",
+                elem_classes=["pixelated", "whole-gallery"],
+            )
+        with gr.Accordion("Attention: where each word looked", open=True):
+            panel.attention_note = gr.Markdown(ATTENTION_NOTE)
+            panel.attention = gr.Gallery(
+                columns=6,
+                height="auto",
+                format="png",
+                show_label=False,
+                elem_id=f"{prefix}attention",
+                elem_classes="whole-gallery",
+            )
+        panel.run = gr.State(None)
+    return panel
+
+
+def history_panel(panel: Panel) -> None:
+    """This session's runs, newest first; clicking one restores its settings."""
+    with gr.Accordion("History of this session's runs (click one to restore its settings)", open=True):
+        panel.history = gr.Gallery(
+            columns=6,
+            height="auto",
+            format="png",
+            show_label=False,
+            interactive=False,
+            elem_id="history",
+            elem_classes=["pixelated", "whole-gallery"],
+        )
+    panel.history_runs = gr.State([])
+
+
+# Captions under the pictures instead of over them; galleries as tall as their pictures (no inner scrolling).
+CSS = """
+.pixelated img, img.pixelated { image-rendering: pixelated; }
+#status p, #sketch-status p, #blend-status p { font-variant-numeric: tabular-nums; }
+.whole-gallery .grid-wrap { max-height: none !important; min-height: 0 !important; height: auto !important;
+  overflow-y: visible !important; }
+.whole-gallery .thumbnail-item { aspect-ratio: auto !important; height: auto !important; overflow: visible !important;
+  display: flex; flex-direction: column; }
+.whole-gallery .thumbnail-item img { aspect-ratio: 1 / 1; width: 100%; height: auto; }
+.whole-gallery .caption-label { position: static !important; max-width: 100% !important; white-space: normal !important;
+  border: none !important; text-align: center !important; }
+"""

@@ -1,0 +1,125 @@
+"""One run of a tab as a stream of page updates: cleared results, a live preview per denoising step,
+then the results (gallery, downloads, snapshots, attention, history) or a "Stopped" status.
+
+Nothing here checks input (requests.py) or knows the layout (layout.py); handlers.py puts them together.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+from ..imageio import enlarge
+from .files import DOWNLOAD_SCALE, picture, save_blend, save_results
+from .history import add_run, gallery_items
+from .render import attention_heatmaps, preview_frame, snapshot, snapshot_steps, strip_frame
+from .requests import PageRequest, blend_kwargs, blend_weights
+from .state import App
+from .streaming import stream_pipeline
+from .updates import Update, cleared
+
+
+class Timer:
+    def __init__(self):
+        self.start = time.perf_counter()
+
+    def __str__(self) -> str:
+        return f"{time.perf_counter() - self.start:.1f} s"
+
+
+def stream_steps(
+    app: App, request: PageRequest, kwargs: dict, total: int, stop: threading.Event, folder: Path, frame=preview_frame
+):
+    """Clear the old results, then show each step. Returns (frames, output, the last preview's path); output
+    is None when the run was stopped, and then the status says so."""
+    yield cleared(f"Starting: {total} steps…", request.seed)
+    frames, output, shown = [], None, None
+    if not stop.is_set():
+        for item in stream_pipeline(app.pipe, kwargs, total, stop):
+            if isinstance(item, list):
+                frames.extend(item)
+                last = item[-1]
+                shown = picture(folder, frame(last.x_t, last.x0), f"preview-{last.step:04d}")
+                yield Update(preview=shown, status=last.describe())
+            else:
+                output = item
+    if output is None:
+        yield Update(status=f"Stopped after {len(frames)} of {total} steps. Press Generate to start again.")
+    return frames, output, shown
+
+
+def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, history: list | None = None):
+    """Text or sketch to images. `history`: the session's past runs, for the text tab; None elsewhere."""
+    timer, folder = Timer(), app.folders.new()
+    kwargs = kwargs | {"return_attention": True}
+    frames, output, preview = yield from stream_steps(app, request, kwargs, total, stop, folder)
+    if output is None:
+        return
+    seeds = output.seeds
+    paths = save_results(folder, output.images, request, seeds, frames, app.checkpoint)
+    enlarged = [path for path in paths if path.endswith(f"-{DOWNLOAD_SCALE}x.png")]
+    snaps = [
+        (
+            picture(folder, snapshot(frames[i].x_t, frames[i].x0), f"snapshot-{i}"),
+            f"step {frames[i].step + 1} · σ {frames[i].sigma:.2f}",
+        )
+        for i in snapshot_steps(len(frames))
+    ]
+    run = {
+        "maps": output.attention_maps,
+        "tokens": output.tokens,
+        "images": frames[-1].x_t.clamp(-1, 1),
+        "seeds": seeds,
+        "folder": str(folder),
+    }
+    count = len(seeds)
+    seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    status = [f"Done in {timer}: {count} image{'s' * (count > 1)}, {seed_text}.", *app.notes(request.prompt)]
+    update = Update(
+        preview=preview,  # the same file as the last step's: sent again for API callers, never rewritten
+        seed_used=seeds[0],
+        gallery=[(path, f"seed {seed}") for path, seed in zip(enlarged, seeds, strict=True)],
+        files=paths,
+        snapshots=snaps,
+        attention=heatmaps(run, 0),
+        run=run,
+        status="\n\n".join(status),
+    )
+    if history is not None:
+        grid = next(path for path in paths if path.endswith("-grid.png"))
+        runs = add_run(history, request.record(), count, grid)
+        update.history, update.history_runs = gallery_items(runs), runs
+    yield update
+
+
+def heatmaps(run: dict | None, index: int) -> list[tuple[str, str]] | None:
+    """Image `index`'s attention maps, one picture per word, written into the run's folder."""
+    if not run or run.get("maps") is None or not run.get("tokens"):
+        return None
+    pictures = attention_heatmaps(run["images"][index], run["maps"][index], run["tokens"])
+    folder = Path(run["folder"])
+    return [(picture(folder, image, f"attention-{index}-{k}"), caption) for k, (image, caption) in enumerate(pictures)]
+
+
+def blend_run(app: App, request: PageRequest, stop):
+    """Interpolation: live steps of the whole strip, then the strip with its blend weights."""
+    timer, folder = Timer(), app.folders.new()
+    kwargs = blend_kwargs(app.pipe, request)
+    steps = request.settings.steps
+    frames, output, preview = yield from stream_steps(app, request, kwargs, steps, stop, folder, frame=strip_frame)
+    if output is None:
+        return
+    paths = save_blend(folder, output.images, request, app.checkpoint)
+    weights = blend_weights(len(output.images))
+    gallery = [
+        (picture(folder, enlarge(image, 8), f"blend-{i}"), f"w = {w:.2f}")
+        for i, (image, w) in enumerate(zip(output.images, weights, strict=True))
+    ]
+    yield Update(
+        preview=preview,
+        seed_used=request.seed,
+        gallery=gallery,
+        files=paths,
+        status=f"Done in {timer}: {len(gallery)} blends from the same noise (seed {request.seed}).",
+    )

@@ -1,0 +1,45 @@
+"""Page updates: what a handler changes in its tab, by name, in the order the tab's outputs are wired.
+
+A field left out keeps what the page shows (`gr.skip()`). The same names are the attributes of the
+tab's `Panel` (layout.py), so a handler never needs the component objects themselves.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import gradio as gr
+
+# In this order the API returns them (gr.State values are not returned).
+IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
+TEXT_FIELDS = IMAGE_FIELDS + ("history", "history_runs")
+BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
+
+
+@dataclass
+class Update:
+    preview: object = field(default_factory=gr.skip)
+    status: object = field(default_factory=gr.skip)
+    seed_used: object = field(default_factory=gr.skip)
+    gallery: object = field(default_factory=gr.skip)
+    files: object = field(default_factory=gr.skip)
+    snapshots: object = field(default_factory=gr.skip)
+    attention: object = field(default_factory=gr.skip)
+    run: object = field(default_factory=gr.skip)  # gr.State: the finished run, for attention and seeds
+    history: object = field(default_factory=gr.skip)
+    history_runs: object = field(default_factory=gr.skip)  # gr.State: this session's past runs
+
+    def values(self, fields: tuple[str, ...]) -> tuple:
+        return tuple(getattr(self, name) for name in fields)
+
+
+def cleared(status: str, seed: int) -> Update:
+    """The start of a run: old results gone (not left under the new run's status), the new seed shown."""
+    return Update(status=status, seed_used=seed, gallery=None, files=None, snapshots=None, attention=None, run=None)
+
+
+def failed(message: str, outputs_cleared: bool) -> Update:
+    """An error, in the status line where it stays until the next run. Outputs stay as they were, or, if
+    the run had already cleared them, the preview goes too, so nothing half-made is left."""
+    text = message[:1].upper() + message[1:]
+    return Update(status=f"**Error:** {text}", preview=None if outputs_cleared else gr.skip())
