@@ -1,4 +1,8 @@
-"""Shared fixtures: tiny IDX data, a tiny config, and a tiny trained run (real UNet, real text encoder)."""
+"""Shared fixtures: tiny IDX data, a tiny config, and a tiny trained run (real UNet, real text encoder).
+
+Tests that start a server or a browser, read the installed data set or launch several processes are
+slow: `python -m pytest -m "not slow"` leaves them out, CI runs everything.
+"""
 
 from __future__ import annotations
 
@@ -13,6 +17,14 @@ from diffusion.train import train
 from .idx_files import write_fake_fashion_mnist
 
 ROOT = Path(__file__).resolve().parent.parent
+SLOW_MARKERS = ("browser", "real_data")  # a browser; the installed data set
+SLOW_MODULES = ("test_app.py", "test_browser.py")  # a real Gradio server in a subprocess
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.name in SLOW_MODULES or any(item.get_closest_marker(name) for name in SLOW_MARKERS):
+            item.add_marker(pytest.mark.slow)
 
 
 @pytest.fixture(scope="session")
