@@ -22,7 +22,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import UserError
-from .pipeline import replace_folder
+from .folders import replace_folder
 
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"

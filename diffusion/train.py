@@ -43,6 +43,7 @@ from tqdm.auto import tqdm
 
 from .captions import CaptionBank, CaptionGrammar, brightness_attributes
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, remove_unfinished, save_checkpoint
+from .cli import ArgumentParser
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
@@ -423,7 +424,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m diffusion.train",
         description="Train a small text-to-image diffusion model.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -479,11 +480,11 @@ def stop_on_sigterm(signum, frame):
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
     # A process started from a background shell job inherits Ctrl-C as ignored; the trainer wants it.
     signal.signal(signal.SIGINT, signal.default_int_handler)
     signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
+        args = parse_args(argv)
         config = config_from_args(args)
         command = "python -m diffusion.train " + " ".join(sys.argv[1:] if argv is None else argv)
         train(config, resume=args.resume, command=command)

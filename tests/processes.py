@@ -12,6 +12,8 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import psutil
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -45,7 +47,13 @@ def process_group(command: list[str], log: Path, preexec_fn: Callable | None = N
 
 
 def kill_group(process: subprocess.Popen) -> None:
-    """SIGKILL every process of the group (the launcher and its workers alike) and reap the leader."""
+    """SIGKILL the child, its process group and all its descendants (torchrun starts its workers in
+    sessions of their own, so the group alone would miss them), then reap the child."""
+    with contextlib.suppress(psutil.Error):
+        family = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
+        for member in family:
+            with contextlib.suppress(psutil.Error):
+                member.kill()
     with contextlib.suppress(ProcessLookupError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(subprocess.TimeoutExpired):
