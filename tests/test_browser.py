@@ -5,6 +5,8 @@ under pytest's tmp folder; with SCREENSHOT_OUT=docs/screenshot.png it is also wr
 UI_CHECKPOINT=checkpoints/fashion-mnist too, so that the picture shows the trained model):
 
     UI_CHECKPOINT=checkpoints/fashion-mnist SCREENSHOT_OUT=docs/screenshot.png pytest -m browser
+
+The tests share one page and run in order, as a visitor would use it.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ CHROMIUM_ARGS = [
     "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
     "--disable-background-networking", "--disable-component-update", "--disable-sync",
 ]  # fmt: skip
+TOAST_SECONDS = 10  # how long Gradio shows a pop-up before it fades
 
 # Records every distinct picture the live preview shows, from before the click on.
 WATCH_PREVIEW = """() => {
@@ -41,6 +44,19 @@ WATCH_PREVIEW = """() => {
                                        {subtree: true, childList: true, attributes: true});
 }"""
 
+# Whether any caption or block label lies over a picture of the element, and whether the element scrolls.
+COVERED = """(selector) => {
+  const root = document.querySelector(selector);
+  const images = Array.from(root.querySelectorAll('img')).map(i => i.getBoundingClientRect());
+  const labels = Array.from(root.querySelectorAll('.caption-label, [data-testid="block-label"]'))
+    .map(l => l.getBoundingClientRect()).filter(r => r.width > 0 && r.height > 0);
+  const overlap = (a, b) => a.left < b.right - 1 && b.left < a.right - 1
+    && a.top < b.bottom - 1 && b.top < a.bottom - 1;
+  const scrolls = Array.from(root.querySelectorAll('*')).some(e => e.scrollHeight > e.clientHeight + 2
+    && ['auto', 'scroll'].includes(getComputedStyle(e).overflowY));
+  return {images: images.length, covered: labels.some(l => images.some(i => overlap(l, i))), scrolls};
+}"""
+
 
 @pytest.fixture(scope="module")
 def page():
@@ -51,7 +67,7 @@ def page():
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         page = browser.new_page(viewport={"width": 1280, "height": 1200})
         page.goto(url, wait_until="domcontentloaded")
-        page.wait_for_selector("#generate", timeout=60_000)
+        page.wait_for_selector("#generate", timeout=120_000)
         yield page
         browser.close()
 
@@ -61,27 +77,43 @@ def fetch_image(src: str) -> np.ndarray:
         return np.asarray(PIL.Image.open(io.BytesIO(response.read())).convert("L"))
 
 
-def set_number(page, selector: str, value: int) -> None:
+def open_settings(page, selector: str) -> None:
     if not page.locator(selector).is_visible():
-        page.get_by_text("Settings").first.click()  # open the settings accordion
+        page.get_by_text("Settings").first.click()  # the text tab's settings accordion
+
+
+def set_number(page, selector: str, value: int) -> None:
+    open_settings(page, selector)
     field = page.locator(f"{selector} input[type=number]")
     field.fill(str(value))
     field.press("Enter")
 
 
+def status(page, prefix: str = "") -> str:
+    return page.locator(f"#{prefix}status").inner_text()
+
+
+def wait_status(page, start: str, prefix: str = "", timeout: int = 120_000) -> None:
+    page.wait_for_function(
+        f"document.querySelector('#{prefix}status').innerText.startsWith({start!r})", timeout=timeout
+    )
+
+
 def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
+    assert page.locator("#stop").is_disabled(), "Stop is off while nothing runs"
     page.locator("#prompt textarea").fill("a dark coat")
     set_number(page, "#steps", 30)
     page.evaluate(WATCH_PREVIEW)
     page.locator("#generate").click()
-    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')", timeout=120_000)
+    wait_status(page, "Done")
     page.wait_for_function("document.querySelectorAll('#gallery img').length >= 1", timeout=30_000)
 
-    assert "“a dark coat” is one of the training captions (class Coat)" in page.locator("#status").inner_text()
+    assert "(class Coat" in status(page)  # how the text encoder reads the prompt
     assert len(page.evaluate("window.previewSources")) >= 3, "the live preview should change during sampling"
     final = fetch_image(page.locator("#gallery img").first.get_attribute("src"))
     assert final.shape[0] >= 28 and final.max() - final.min() > 30, "the final image should not be blank"
     assert page.locator("#attention img").count() >= 2  # one heatmap per word, plus [CLS] and [SEP]
+    assert page.locator("#stop").is_disabled() and page.locator("#generate").is_enabled()
 
     page.get_by_text("Settings").first.click()  # closed again, so the results are in view
     page.wait_for_function(
@@ -97,17 +129,71 @@ def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(shot, target)
 
-    page.locator("#gallery img").nth(1).click()  # another image: its own attention maps
+    page.locator("#gallery img").nth(1).click()  # another image: its own attention maps and its seed
     page.get_by_text("Where each word looked in image 2").wait_for(timeout=30_000)
     page.keyboard.press("Escape")
 
 
-def test_bad_input_shows_a_message_in_the_page(page):
+def test_nothing_covers_the_pictures_and_nothing_scrolls_inside(page):
+    set_number(page, "#count", 16)
+    set_number(page, "#steps", 2)
+    page.locator("#prompt textarea").fill("a long-sleeved pullover")
+    page.locator("#generate").click()
+    wait_status(page, "Done")
+    page.wait_for_function("document.querySelectorAll('#gallery img').length == 16", timeout=30_000)
+    for selector in ["#preview", "#gallery", "#attention"]:
+        found = page.evaluate(COVERED, selector)
+        assert found["images"] >= 1 and not found["covered"] and not found["scrolls"], (selector, found)
+    downloads = page.locator("#files").inner_text()
+    assert "seed" in downloads and "-8x.png" in downloads and "-grid.png" in downloads
+
+
+def test_an_error_stays_in_the_status_line_without_badges(page):
+    before = page.locator("#gallery img").count()
     page.locator("#prompt textarea").fill("x" * 400)
     page.locator("#generate").click()
-    toast = page.locator(".toast-body").filter(has_text="limit is 300")
-    toast.first.wait_for(timeout=30_000)
+    wait_status(page, "Error:")
+    page.wait_for_timeout((TOAST_SECONDS + 2) * 1000)  # longer than a pop-up would have stayed
+    assert status(page).startswith("Error:") and "limit is 300" in status(page)
+    assert page.get_by_text("Error", exact=True).count() == 0, "no bare Error badges over the outputs"
+    assert page.locator("#gallery img").count() == before  # the last results stay as they were
     assert "Traceback" not in page.content()
+
+
+def test_prompts_far_from_the_training_data_and_colours_get_a_note(page):
+    set_number(page, "#count", 1)
+    page.locator("#prompt textarea").fill("asdfghjkl qwerty")
+    page.locator("#prompt textarea").press("Enter")  # Enter generates
+    wait_status(page, "Done")
+    assert "far from everything the model was trained on" in status(page)
+    page.locator("#prompt textarea").fill("a red dress")
+    page.locator("#prompt textarea").press("Enter")
+    wait_status(page, "Done")
+    assert "greyscale" in status(page) and "far from everything" not in status(page)
+
+
+def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
+    runs = page.locator("#history img").count()
+    assert runs >= 3  # the runs above, newest first
+    page.locator("#history img").nth(runs - 1).click()  # the first run: "a dark coat", 30 steps
+    page.wait_for_function("document.querySelector('#prompt textarea').value == 'a dark coat'", timeout=30_000)
+    open_settings(page, "#seed")
+    restored_seed = int(page.locator("#seed input").input_value())
+    assert restored_seed >= 0 and page.locator("#steps input[type=number]").input_value() == "30"
+
+    page.locator("#random-seed").click()
+    page.wait_for_function("document.querySelector('#seed input').value == '-1'", timeout=30_000)
+    set_number(page, "#steps", 2)
+    seeds = []
+    for _ in range(2):  # random stays random: two runs, two seeds
+        page.locator("#generate").click()
+        wait_status(page, "Done")
+        seeds.append(int(page.locator("#seed-used input").input_value()))
+    assert seeds[0] != seeds[1] and page.locator("#seed input").input_value() == "-1"
+
+    page.locator("#use-seed").click()  # keep the seed of the selected (first) image
+    page.wait_for_function(f"document.querySelector('#seed input').value == '{seeds[1]}'", timeout=30_000)
+    page.locator("#random-seed").click()
 
 
 def test_stop_interrupts_sampling(page):
@@ -115,14 +201,29 @@ def test_stop_interrupts_sampling(page):
     set_number(page, "#steps", 100)
     set_number(page, "#count", 16)  # long enough to still be running when Stop is pressed
     page.locator("#generate").click()
-    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Step')", timeout=60_000)
+    wait_status(page, "Step", timeout=60_000)
+    assert page.locator("#stop").is_enabled() and page.locator("#generate").is_disabled()
     page.locator("#stop").click()
-    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Stopped')", timeout=30_000)
+    wait_status(page, "Stopped", timeout=30_000)
     page.wait_for_timeout(1500)
-    assert page.locator("#status").inner_text().startswith("Stopped")  # no late "Done" from the stopped run
+    assert status(page).startswith("Stopped")  # no late "Done" from the stopped run
     assert page.locator("#gallery img").count() == 0
+    page.wait_for_function("document.querySelector('#stop').disabled", timeout=30_000)
     # The server is free again at once: a short run finishes.
     set_number(page, "#steps", 3)
     set_number(page, "#count", 1)
     page.locator("#generate").click()
-    page.wait_for_function("document.querySelector('#status').innerText.startsWith('Done')", timeout=60_000)
+    wait_status(page, "Done", timeout=60_000)
+
+
+def test_enter_runs_every_tab_and_how_it_works_is_one_click_away(page):
+    page.get_by_role("tab", name="Interpolate").click()
+    page.locator("#prompt-a textarea").press("Enter")
+    wait_status(page, "Done", prefix="blend-")
+    page.get_by_role("tab", name="Sketch to image").click()
+    page.locator("#sketch-prompt textarea").press("Enter")  # the canvas is still empty: a clear message
+    wait_status(page, "Error: The sketch is empty", prefix="sketch-")
+    page.locator("#how-button").click()
+    page.get_by_text("The model draws by removing noise").wait_for(timeout=30_000)
+    assert page.get_by_role("tab", name="How it works").get_attribute("aria-selected") == "true"
+    assert page.locator("h1, h2").filter(has_text="How it works").count() >= 1  # the document, rendered

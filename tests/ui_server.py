@@ -21,6 +21,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
+SERVER_LOG: list[str] = []  # everything the shared test server printed, for tests that look for errors
 START_TIMEOUT_S = 600  # a loaded 2-core machine can take minutes to import torch and gradio
 
 
@@ -52,15 +53,23 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_app(checkpoint: Path, *extra: str) -> tuple[subprocess.Popen, str]:
-    """Run `python app.py --checkpoint ... --port FREE`; return the process and the address it printed."""
+def start_app(checkpoint: Path, *extra: str, log: list | None = None) -> tuple[subprocess.Popen, str]:
+    """Run `python app.py --checkpoint ... --port FREE`; return the process and the address it printed.
+    Every line the server prints is appended to `log`, when given, for as long as it runs."""
     command = [sys.executable, str(ROOT / "app.py"), "--checkpoint", str(checkpoint), "--port", str(free_port())]
     env = {**os.environ, "GRADIO_ANALYTICS_ENABLED": "False", "PYTHONUNBUFFERED": "1"}
     process = subprocess.Popen(
         [*command, *extra], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
     )
     lines: queue.Queue = queue.Queue()
-    threading.Thread(target=lambda: [lines.put(line) for line in process.stdout], daemon=True).start()
+    log = log if log is not None else []
+
+    def read():
+        for line in process.stdout:
+            lines.put(line)
+            log.append(line)
+
+    threading.Thread(target=read, daemon=True).start()
     seen, deadline = [], time.time() + START_TIMEOUT_S
     while time.time() < deadline:
         try:
@@ -80,7 +89,7 @@ def start_app(checkpoint: Path, *extra: str) -> tuple[subprocess.Popen, str]:
 def app_url() -> str:
     """The address of the shared test server (started on first call)."""
     checkpoint = Path(os.environ["UI_CHECKPOINT"]) if os.environ.get("UI_CHECKPOINT") else tiny_pipeline()
-    process, url = start_app(checkpoint)
+    process, url = start_app(checkpoint, log=SERVER_LOG)
 
     def stop():
         process.terminate()
