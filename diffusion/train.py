@@ -204,14 +204,16 @@ def write_log_row(path: Path, row: list, mode: str = "a") -> None:
         csv.writer(file).writerow(row)
 
 
-def truncate_log(path: Path, last_step: int) -> None:
+def truncate_log(path: Path, last_step: int) -> float:
     """Drop the rows logged after `last_step`: a run killed between checkpoints logged steps that the
-    resumed run trains again, and each step belongs in the log once."""
+    resumed run trains again, and each step belongs in the log once. Return the last kept loss (NaN if
+    none), from which the smoothed loss continues instead of starting afresh."""
     rows = path.read_text().splitlines(keepends=True)
     kept = rows[:1] + [row for row in rows[1:] if row.split(",")[0].isdigit() and int(row.split(",")[0]) <= last_step]
     staging = path.with_suffix(".tmp")
     staging.write_text("".join(kept))
     staging.replace(path)
+    return float(kept[-1].split(",")[1]) if len(kept) > 1 else float("nan")
 
 
 def weights_digest(*tensor_lists) -> str:
@@ -322,12 +324,13 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         },
     }
     log_path = run_dir / "loss.csv"
+    recent_loss = float("nan")  # smoothed, for the log and the progress bar (main process only)
     if is_main:
         remove_unfinished(run_dir)  # what a killed run left half-written
         if start_step == 0 or not log_path.exists():
             write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
         else:
-            truncate_log(log_path, start_step)
+            recent_loss = truncate_log(log_path, start_step)
 
     def checkpoint_dir(step: int) -> Path:
         return run_dir / "checkpoints" / f"step-{step:06d}"
@@ -348,7 +351,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
         f"{accelerator.device} x {world}, mixed precision {precision}; run folder {run_dir}"
     )
-    step, recent_loss, window_start, window_images = start_step, float("nan"), time.time(), 0
+    step, window_start, window_images = start_step, time.time(), 0
     progress = tqdm(total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not is_main)
     share = process_share(rank, world)
     share_size = len(range(t.batch_size)[share])
