@@ -113,7 +113,7 @@ def test_train_sample_export_reload_and_evaluate(dataset, shape, prompts, base_t
     assert len(written) >= 2 and all(image.size == shape[1:] for image in written)
 
     classifier = tmp_path / "classifier"
-    evaluate.main(["train-classifier", "--dataset", dataset, "--data-dir", str(root), "--epochs", "3",
+    evaluate.main(["train-classifier", "--dataset", dataset, "--data-dir", str(root), "--epochs", "15",
                    "--out", str(classifier)])  # fmt: skip
     info = json.loads((classifier / "classifier.json").read_text())
     assert info["image_shape"] == list(shape) and info["test_accuracy"] > 0.5  # the synthetic classes are easy
