@@ -11,7 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def __getattr__(name):
-    # Import the pipeline lazily so `python -m diffusion.train --help` answers at once.
+    # Lazily: `import diffusion.config` (or errors, captions) then loads neither torch nor diffusers.
     if name == "TextToImagePipeline":
         from .pipeline import TextToImagePipeline
 

@@ -1,5 +1,7 @@
 """The one exception type for mistakes a user can fix: the CLIs print its message and exit with code 2."""
 
+SHOWN_CHARS = 40
+
 
 class UserError(ValueError):
     """A problem with the user's input, files or setup; the message says what to do."""
@@ -13,4 +15,4 @@ def shown(value) -> str:
     if isinstance(value, float):
         return f"{value:g}"
     text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 3] + "..."

@@ -17,8 +17,11 @@ from .errors import UserError
 def staged_folder(target: Path) -> Iterator[Path]:
     """Yield an empty folder beside `target`; when the block finishes, it replaces `target` in one rename.
     If the block fails, the staging folder is removed and `target` is as it was."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=f".{target.name}-", dir=target.parent))
+    except OSError as error:
+        raise UserError(f"{target} cannot be written ({error.strerror or error}); choose another folder") from None
     try:
         yield staging
         replace_folder(staging, target)

@@ -26,7 +26,7 @@ from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
 from .attention import AttentionStore
-from .data import to_uint8
+from .data import to_model_range, to_uint8
 from .device import inference_autocast, pick_device
 from .errors import UserError
 from .folders import replace_folder as replace_folder  # re-exported: checkpoint.py imports it from here
@@ -273,8 +273,7 @@ class TextToImagePipeline(DiffusionPipeline):
         if not isinstance(image, PIL.Image.Image):
             raise UserError(f"image must be a PIL image, an array or a tensor, got {type(image).__name__}")
         image = image.convert("L" if channels == 1 else "RGB").resize((size, size), PIL.Image.BILINEAR)
-        array = np.asarray(image, dtype=np.float32) / 127.5 - 1
-        tensor = torch.from_numpy(array)
+        tensor = to_model_range(torch.from_numpy(np.array(image)))
         return tensor[None, None] if channels == 1 else tensor.permute(2, 0, 1)[None]
 
     @staticmethod

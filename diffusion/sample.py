@@ -13,22 +13,28 @@ so a new run never overwrites a different image.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import hashlib
 import json
-import random
 import re
 import sys
 import time
 from pathlib import Path
 
+from . import cli
 from .errors import UserError
+from .folders import staged_file, writable_folder, write_text_atomic
 from .imageio import denoising_frames, save_gif, save_png, tensor_grid
 from .nearest_caption import caption_index_of
-from .pipeline import DEFAULT_GUIDANCE, MAX_IMAGES, MAX_STEPS, TextToImagePipeline, validate_settings
+from .pipeline import TextToImagePipeline
 from .prompt_notes import notes_for
 from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
+from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, GenerationSettings, random_seed
 
 SHIPPED_PIPELINE = Path(__file__).resolve().parent.parent / "checkpoints" / "fashion-mnist"
+SCALE = 4  # grids and GIFs are drawn 4x (nearest neighbour): 28-pixel images are tiny on a screen
+GRID_COLUMNS = 8
+DEFAULT_IMAGES = 4
 
 
 def default_checkpoint() -> Path:
@@ -45,20 +51,39 @@ def regenerate_command(settings: dict) -> str:
     if settings.get("negative_prompt"):
         parts.append(f"--negative-prompt {json.dumps(settings['negative_prompt'])}")
     parts += [
-        f"--checkpoint {settings['checkpoint']}", f"--seed {settings['seed']}", "--num-images 1",
-        f"--steps {settings['steps']}", f"--guidance {settings['guidance']}", f"--scheduler {settings['scheduler']}",
-    ]  # fmt: skip
+        f"--checkpoint {settings['checkpoint']}",
+        f"--seed {settings['seed']}",
+        "--num-images 1",
+        f"--steps {settings['steps']}",
+        f"--guidance {settings['guidance']}",
+        f"--scheduler {settings['scheduler']}",
+    ]
     return " ".join(parts)
 
 
+def settings_from(args: argparse.Namespace) -> GenerationSettings:
+    """Every value checked before the model is loaded; a missing seed becomes a fresh one, printed in
+    the manifest and the PNGs so the images can be made again."""
+    settings = GenerationSettings(
+        prompt=args.prompt,
+        negative_prompt=args.negative_prompt,
+        steps=args.steps,
+        guidance_scale=args.guidance,
+        images=args.num_images,
+        seed=args.seed,
+        scheduler=args.scheduler,
+    )
+    if settings.seed is None:
+        settings = dataclasses.replace(settings, seed=random_seed(settings.images))
+    return settings
+
+
 def generate(args: argparse.Namespace) -> list[Path]:
-    validate_settings(args.steps, args.guidance, args.num_images)
-    if args.scheduler not in SCHEDULERS:
-        raise UserError(f"unknown scheduler '{args.scheduler}'; choose one of: {', '.join(SCHEDULERS)}")
+    settings = settings_from(args)
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     pipe = TextToImagePipeline.from_pretrained(checkpoint, device=args.device)
+    out = writable_folder(Path(args.out), "--out")  # before the work, not after it
     pipe.set_progress_bar_config(disable=False, desc="denoising", leave=False)
-    seed = args.seed if args.seed is not None else random.randrange(2**31)
 
     x_t_steps, x0_steps = [], []
 
@@ -68,42 +93,59 @@ def generate(args: argparse.Namespace) -> list[Path]:
 
     started = time.time()
     result = pipe(
-        args.prompt, negative_prompt=args.negative_prompt, num_inference_steps=args.steps,
-        guidance_scale=args.guidance, num_images_per_prompt=args.num_images, seed=seed,
-        scheduler=args.scheduler, callback_on_step_end=record_step if args.gif else None, output_type="pt",
-    )  # fmt: skip
+        **settings.pipeline_kwargs(), callback_on_step_end=record_step if args.gif else None, output_type="pt"
+    )
     seconds = time.time() - started
     if (index := caption_index_of(pipe)) is not None:  # why an unfamiliar word gave what it gave
         for sentence in notes_for(index, args.prompt).sentences:
             print(f"note: {sentence}", file=sys.stderr)
 
+    frames = denoising_frames(x_t_steps, x0_steps, scale=SCALE) if args.gif else None
+    return write_run(out, settings, checkpoint, result, frames, seconds)
+
+
+def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result, frames, seconds: float) -> list[Path]:
+    """The PNGs, the grid, the GIF, then the manifest entry; each file under its name only once complete.
+    If one cannot be written (a full disk), the files of this run are removed again and nothing is kept."""
     common = {
-        "prompt": args.prompt, "negative_prompt": args.negative_prompt, "steps": args.steps,
-        "guidance": args.guidance, "scheduler": args.scheduler, "checkpoint": str(checkpoint),
-    }  # fmt: skip
+        "prompt": settings.prompt,
+        "negative_prompt": settings.negative_prompt,
+        "steps": settings.steps,
+        "guidance": settings.guidance_scale,
+        "scheduler": settings.scheduler,
+        "checkpoint": str(checkpoint),
+    }
     tag = hashlib.sha256(json.dumps(common, sort_keys=True).encode()).hexdigest()[:6]
-    base = f"{slug(args.prompt)}_{tag}"
-    out = Path(args.out)
-    out.mkdir(parents=True, exist_ok=True)
+    base = f"{slug(settings.prompt)}_{tag}"
     entries, written = [], []
-    for image, image_seed in zip(pipe.to_pil(result.images), result.seeds, strict=True):
-        settings = {**common, "seed": image_seed}
-        settings["command"] = regenerate_command(settings)
-        path = out / f"{base}_seed{image_seed}.png"
-        save_png(image, path, settings)
-        entries.append({"file": path.name, **settings})
-        written.append(path)
-    grid = out / f"{base}_seed{seed}_grid.png"
-    tensor_grid(result.images, scale=4, nrow=min(8, args.num_images)).save(grid)  # 4x: 28-pixel images are tiny
-    written.append(grid)
-    extra = {"grid": grid.name}
-    if args.gif:
-        gif = out / f"{base}_seed{seed}_denoising.gif"
-        save_gif(denoising_frames(x_t_steps, x0_steps, scale=4), gif)
-        written.append(gif)
-        extra["gif"] = gif.name
-    append_manifest(out / "manifest.json", {**common, "seed": seed, "num_images": args.num_images,
-                                             "seconds": round(seconds, 2), **extra, "images": entries})  # fmt: skip
+    try:
+        for image, image_seed in zip(TextToImagePipeline.to_pil(result.images), result.seeds, strict=True):
+            image_settings = {**common, "seed": image_seed}
+            image_settings["command"] = regenerate_command(image_settings)
+            path = out / f"{base}_seed{image_seed}.png"
+            with staged_file(path) as staging:
+                save_png(image, staging, image_settings)
+            written.append(path)
+            entries.append({"file": path.name, **image_settings})
+        grid = out / f"{base}_seed{settings.seed}_grid.png"
+        with staged_file(grid) as staging:
+            tensor_grid(result.images, scale=SCALE, nrow=min(GRID_COLUMNS, settings.images)).save(staging)
+        written.append(grid)
+        extra = {"grid": grid.name}
+        if frames is not None:
+            gif = out / f"{base}_seed{settings.seed}_denoising.gif"
+            with staged_file(gif) as staging:
+                save_gif(frames, staging)
+            written.append(gif)
+            extra["gif"] = gif.name
+        run = {**common, "seed": settings.seed, "num_images": settings.images, "seconds": round(seconds, 2)}
+        append_manifest(out / "manifest.json", {**run, **extra, "images": entries})
+    except OSError as error:
+        for path in written:
+            path.unlink(missing_ok=True)
+        raise UserError(
+            f"could not write into {out} ({error.strerror or error}); nothing of this run was kept"
+        ) from None
     return written
 
 
@@ -113,16 +155,14 @@ def append_manifest(path: Path, run: dict) -> None:
     if path.is_file():
         try:
             runs = json.loads(path.read_text()).get("runs", [])
-        except (json.JSONDecodeError, AttributeError):
+        except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
             path.rename(path.with_suffix(".json.unreadable"))  # keep it for the user, start a new one
     runs.append(run)
-    tmp = path.with_suffix(".json.tmp")
-    tmp.write_text(json.dumps({"runs": runs}, indent=2) + "\n")
-    tmp.replace(path)
+    write_text_atomic(path, json.dumps({"runs": runs}, indent=2) + "\n")
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = cli.ArgumentParser(
         prog="python -m diffusion.sample",
         description="Generate images from a text prompt.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -132,14 +172,22 @@ def parse_args(argv=None) -> argparse.Namespace:
         '  python -m diffusion.sample --prompt "a bag" --negative-prompt "a light bag" --guidance 5\n'
         '  python -m diffusion.sample --prompt "a coat" --checkpoint runs/fashion-mnist --scheduler ddim\n',
     )
+    # Numbers are read as typed and checked by GenerationSettings, so "--steps 2.5" gets the same
+    # message as steps=2.5 in Python.
     parser.add_argument("--prompt", required=True, help="what to draw, e.g. 'a sneaker'")
     parser.add_argument("--negative-prompt", help="what to steer away from")
     parser.add_argument("--checkpoint", help="pipeline or training-run folder (default: the shipped model)")
-    parser.add_argument("--num-images", type=int, default=4, help=f"1 to {MAX_IMAGES} (default 4)")
-    parser.add_argument("--steps", type=int, default=20, help=f"denoising steps, 1 to {MAX_STEPS} (default 20)")
-    parser.add_argument("--guidance", type=float, default=DEFAULT_GUIDANCE, help="guidance scale (default 3)")
+    parser.add_argument(
+        "--num-images", type=cli.number, default=DEFAULT_IMAGES, help=f"1 to {MAX_IMAGES} (default {DEFAULT_IMAGES})"
+    )
+    parser.add_argument(
+        "--steps", type=cli.number, default=DEFAULT_STEPS, help=f"denoising steps, 1 to {MAX_STEPS} (default 20)"
+    )
+    parser.add_argument(
+        "--guidance", type=cli.number, default=DEFAULT_GUIDANCE, help=f"guidance scale (default {DEFAULT_GUIDANCE:g})"
+    )
     parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULERS)}")
-    parser.add_argument("--seed", type=int, help="image i uses seed + i (default: random, printed)")
+    parser.add_argument("--seed", type=cli.number, help="image i uses seed + i (default: random, in the manifest)")
     parser.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF of the denoising")
     parser.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
@@ -147,17 +195,11 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    try:
-        written = generate(args)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
-        sys.exit(130)
-    for path in written:
-        print(path)
+    def command():
+        for path in generate(parse_args(argv)):
+            print(path)
+
+    cli.run(command)
 
 
 if __name__ == "__main__":
