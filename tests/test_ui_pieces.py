@@ -68,7 +68,7 @@ def test_a_picture_is_written_whole_under_its_own_name(tmp_path):
     assert path.endswith("preview-0001.png") and [p.name for p in tmp_path.iterdir()] == ["preview-0001.png"]
 
 
-def test_history_keeps_the_newest_runs_and_restores_their_settings():
+def test_history_keeps_the_newest_runs_and_restores_their_settings(tmp_path):
     runs = None
     for seed in range(history.HISTORY_SIZE + 3):
         record = {
@@ -79,11 +79,14 @@ def test_history_keeps_the_newest_runs_and_restores_their_settings():
             "seed": seed,
             "scheduler": "ddim",
         }
-        runs = history.add_run(runs, record, 3, f"/grid-{seed}.png")
+        (tmp_path / f"grid-{seed}.png").write_bytes(b"")
+        runs = history.add_run(runs, record, 3, str(tmp_path / f"grid-{seed}.png"))
     assert len(runs) == history.HISTORY_SIZE and runs[0]["settings"]["seed"] == history.HISTORY_SIZE + 2
     assert history.controls_of(runs[0]) == (f"a bag {history.HISTORY_SIZE + 2}", "", 5, 2.5, 3, 26, "ddim")
     path, caption = history.gallery_items(runs)[0]
-    assert path == f"/grid-{history.HISTORY_SIZE + 2}.png" and "seed 26 · 3 images · 5 steps" in caption
+    assert path.endswith(f"/grid-{history.HISTORY_SIZE + 2}.png") and "seed 26 · 3 images · 5 steps" in caption
+    (tmp_path / "grid-25.png").unlink()  # its run folder was deleted: the run leaves the history
+    assert [run["settings"]["seed"] for run in history.add_run(runs, record, 1, path)[:3]] == [26, 26, 24]
 
 
 def test_bound_handlers_keep_what_gradio_reads():

@@ -6,11 +6,16 @@ The list lives in the visitor's own `gr.State`, newest first, and keeps the last
 
 from __future__ import annotations
 
+from pathlib import Path
+
 HISTORY_SIZE = 24
 
 
 def add_run(runs: list[dict] | None, record: dict, images: int, grid: str) -> list[dict]:
-    return [{"settings": record, "images": images, "grid": grid}, *(runs or [])][:HISTORY_SIZE]
+    """The new run first; runs whose files the server has since deleted (RunFolders keeps the last few
+    dozen runs of all visitors) are dropped, so the page is never sent a picture that is gone."""
+    kept = [run for run in runs or [] if Path(run["grid"]).is_file()]
+    return [{"settings": record, "images": images, "grid": grid}, *kept][:HISTORY_SIZE]
 
 
 def caption(run: dict) -> str:
