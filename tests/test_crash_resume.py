@@ -94,7 +94,7 @@ def test_sigkill_at_several_moments_then_resume_gives_the_uninterrupted_weights(
     assert killed_inside_a_write, "no kill landed inside a checkpoint write"
 
     with start(attempt) as process:
-        output = finish(process, timeout=600)
+        output = finish(process, timeout=1800)
     assert process.returncode == 0, output
 
     for index, step in enumerate(resumed_at, start=1):

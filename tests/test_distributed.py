@@ -77,7 +77,7 @@ def two_process_run(config, tmp_path_factory) -> Path:
         kill_group(process)
     first.write_text(" ".join(p.name for p in checkpoint_folders(folder / "run")))
     with process_group(launch(config_file, "--resume", "latest"), folder / "resumed.log") as process:
-        output = finish(process, timeout=1200)
+        output = finish(process, timeout=1800)
     assert process.returncode == 0, output
     assert f"at step {CHECKPOINT_EVERY}" in output, output
     return folder / "run"
