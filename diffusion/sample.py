@@ -61,17 +61,20 @@ def regenerate_command(settings: dict) -> str:
     return " ".join(parts)
 
 
-def settings_from(args: argparse.Namespace) -> GenerationSettings:
+def settings_from(args: argparse.Namespace, stored: dict | None = None) -> GenerationSettings:
     """Every value checked before the model is loaded; a missing seed becomes a fresh one, printed in
-    the manifest and the PNGs so the images can be made again."""
+    the manifest and the PNGs so the images can be made again. Steps, guidance and sampler not given
+    come from `stored` (a pipeline's own defaults), else 20, 3 and dpm++."""
+    stored = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
+              "scheduler": DEFAULT_SCHEDULER, **(stored or {})}  # fmt: skip
     settings = GenerationSettings(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
-        steps=args.steps,
-        guidance_scale=args.guidance,
+        steps=stored["num_inference_steps"] if args.steps is None else args.steps,
+        guidance_scale=stored["guidance_scale"] if args.guidance is None else args.guidance,
         images=args.num_images,
         seed=args.seed,
-        scheduler=args.scheduler,
+        scheduler=stored["scheduler"] if args.scheduler is None else args.scheduler,
     )
     if settings.seed is None:
         settings = dataclasses.replace(settings, seed=random_seed(settings.images))
@@ -82,6 +85,8 @@ def generate(args: argparse.Namespace) -> list[Path]:
     settings = settings_from(args)
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     pipe = TextToImagePipeline.from_pretrained(checkpoint, device=args.device)
+    if pipe.generation_defaults:  # a distilled student: its few-step settings where the user gave none
+        settings = dataclasses.replace(settings_from(args, pipe.generation_defaults), seed=settings.seed)
     out = writable_folder(Path(args.out), "--out")  # before the work, not after it
     pipe.set_progress_bar_config(disable=False, desc="denoising", leave=False)
 
@@ -181,12 +186,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--num-images", type=cli.number, default=DEFAULT_IMAGES, help=f"1 to {MAX_IMAGES} (default {DEFAULT_IMAGES})"
     )
     parser.add_argument(
-        "--steps", type=cli.number, default=DEFAULT_STEPS, help=f"denoising steps, 1 to {MAX_STEPS} (default 20)"
+        "--steps", type=cli.number, help=f"denoising steps, 1 to {MAX_STEPS} (default 20, or the pipeline's own)"
     )
     parser.add_argument(
-        "--guidance", type=cli.number, default=DEFAULT_GUIDANCE, help=f"guidance scale (default {DEFAULT_GUIDANCE:g})"
+        "--guidance", type=cli.number, help=f"guidance scale (default {DEFAULT_GUIDANCE:g}, or the pipeline's own)"
     )
-    parser.add_argument("--scheduler", default=DEFAULT_SCHEDULER, help=f"one of {', '.join(SCHEDULERS)}")
+    parser.add_argument("--scheduler", help=f"one of {', '.join(SCHEDULERS)} (default dpm++, or the pipeline's own)")
     parser.add_argument("--seed", type=cli.number, help="image i uses seed + i (default: random, in the manifest)")
     parser.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF of the denoising")
