@@ -1,0 +1,135 @@
+"""The distilled student beside its teacher and the teacher's textbook sampler, DDPM with 1000 steps.
+
+    python benchmarks/fast_model.py [--student checkpoints/fashion-mnist-fast] [--teacher checkpoints/fashion-mnist]
+        [--repeats 3] [--quality student=DIR teacher=DIR ddpm=DIR]
+
+Each row makes 16 images of one prompt in one call; the time is the median of --repeats calls after a
+warm-up. Every variant runs in a process of its own, so its peak memory (resident set, text encoder
+included) is its own. DDPM-1000 is timed at 100 steps and multiplied by 10: the same step, 1000 times
+instead of 100. The machine's fp32 matmul GFLOP/s is measured in the same run, so that numbers from
+other machines can be compared. --quality names evaluation folders (metrics.json of
+`python -m diffusion.evaluate`) whose class-prompt, free-form and Fréchet numbers join the table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import torch
+
+IMAGES = 16
+PROMPT = "a sneaker"
+DDPM_TIMED_STEPS = 100
+VARIANTS = {
+    # name: (which pipeline, call settings, factor from the timed run to the reported one)
+    "student": ("student", {}, 1),
+    "teacher": ("teacher", {}, 1),
+    "ddpm": ("teacher", {"scheduler": "ddpm", "num_inference_steps": DDPM_TIMED_STEPS}, 1000 // DDPM_TIMED_STEPS),
+}
+LABELS = {
+    "student": "student, its defaults",
+    "teacher": "teacher, its defaults",
+    "ddpm": "teacher, DDPM 1000 steps (timed at 100, x10)",
+}
+
+
+def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
+    a, b = torch.randn(size, size), torch.randn(size, size)
+    a @ b  # warm-up
+    start = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
+
+
+def run_variant(name: str, paths: dict, repeats: int) -> dict:
+    """Time one variant in this process; returns a JSON-ready row."""
+    from diffusion import TextToImagePipeline
+
+    which, kwargs, factor = VARIANTS[name]
+    pipe = TextToImagePipeline.from_pretrained(paths[which], device="cpu")
+    calls = []
+    hook = pipe.unet.register_forward_hook(lambda module, args, output: calls.append(1))
+    pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs)  # warm-up, and the count of UNet calls
+    hook.remove()
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs)
+        times.append(time.perf_counter() - start)
+    settings = {**pipe.generation_defaults, **kwargs}
+    return {
+        "seconds": statistics.median(times) * factor,
+        "unet_calls": len(calls) * factor,  # calls per batch; guidance doubles the batch, not the calls
+        "batch_per_call": 2 * IMAGES if pipe.unet.config.time_cond_proj_dim is None else IMAGES,
+        "settings": settings,
+        "peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
+    }
+
+
+def quality(folder: str | None) -> dict:
+    if folder is None:
+        return {}
+    metrics = json.loads((Path(folder) / "metrics.json").read_text())
+    free_form = metrics.get("free_form") or {}
+    return {
+        "class": metrics["class_prompts"]["accuracy"],
+        "free_form": free_form.get("accuracy"),
+        "frechet": metrics["frechet"]["generated"],
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--student", default="checkpoints/fashion-mnist-fast")
+    parser.add_argument("--teacher", default="checkpoints/fashion-mnist")
+    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--quality", nargs="*", default=[], metavar="NAME=DIR", help="student=, teacher=, ddpm=")
+    parser.add_argument("--variant", help=argparse.SUPPRESS)  # the child process's job
+    args = parser.parse_args()
+    paths = {"student": args.student, "teacher": args.teacher}
+    if args.variant:
+        print(json.dumps(run_variant(args.variant, paths, args.repeats)))
+        return
+
+    folders = dict(item.split("=", 1) for item in args.quality)
+    gflops = matmul_gflops()
+    rows = {}
+    for name in VARIANTS:
+        child = [sys.executable, __file__, "--variant", name, "--student", args.student, "--teacher", args.teacher,
+                 "--repeats", str(args.repeats)]  # fmt: skip
+        output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
+        rows[name] = json.loads(output.strip().splitlines()[-1])
+    gflops_after = matmul_gflops()
+    baseline = rows["ddpm"]["seconds"]
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul {gflops:.0f} GFLOP/s "
+          f"before and {gflops_after:.0f} after the timings; {IMAGES} images of {PROMPT!r} per call")  # fmt: skip
+    print("| variant | settings | UNet calls (batch) | seconds | images/s | vs DDPM-1000 | peak MiB "
+          "| class prompts | free-form | Fréchet |")  # fmt: skip
+    print("|---|---|---|---|---|---|---|---|---|---|")
+    for name, row in rows.items():
+        q = quality(folders.get(name))
+        s = row["settings"]
+        settings = f"{s.get('scheduler', 'dpm++')} {s.get('num_inference_steps', 20)}, w {s.get('guidance_scale', 3)}"
+        print(
+            f"| {LABELS[name]} | {settings} | {row['unet_calls']} ({row['batch_per_call']}) | {row['seconds']:.2f} "
+            f"| {IMAGES / row['seconds']:.1f} | {baseline / row['seconds']:.0f}x | {row['peak_mib']:.0f} "
+            f"| {fmt(q.get('class'))} | {fmt(q.get('free_form'))} | {fmt(q.get('frechet'), pct=False)} |"
+        )
+
+
+def fmt(value, pct: bool = True) -> str:
+    if value is None:
+        return "—"
+    return f"{value:.1%}" if pct else f"{value:.2f}"
+
+
+if __name__ == "__main__":
+    main()
