@@ -14,7 +14,7 @@ import torch
 from ..captions import brightness_attributes
 from ..data import CLASS_NAMES, load_dataset
 from ..errors import UserError
-from ..nearest_caption import caption_index_of
+from ..nearest_caption import caption_index_of, grammar_index
 from ..pipeline import pipeline_dataset
 from .classifier import Classifier, default_classifier_dir, embed
 from .generate import generate_sets
@@ -120,7 +120,8 @@ def measure(
     test_logits, test_features = embed(classifier, test.images)
     floor_index = torch.cat(stratified_sample(train.labels, n, len(names), seed))
     floor = frechet_distance(embed(classifier, train.images[floor_index])[1], test_features)
-    index = caption_index_of(pipe)
+    # The pipeline's own training captions; for one that does not name its dataset, the grammar's.
+    index = caption_index_of(pipe) or grammar_index(dataset)
 
     def judged(name: str) -> PromptSetResult:
         return prompt_set_result(classifier, sets[name], images[name], names, index)
@@ -161,9 +162,9 @@ def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index) -
     predictions = embed(classifier, images)[0].argmax(1)
     per_prompt = (predictions == labels).float().view(-1, n).mean(1).tolist()
     drawn = [names[k] for k in predictions.view(-1, n).mode(1).values.tolist()]
-    readings = index.nearest(prompt_set.prompts) if index is not None else []
+    readings = index.nearest(prompt_set.prompts)
     right = [r.label == k for r, k in zip(readings, prompt_set.labels, strict=True)]
-    readable = [a for a, ok in zip(per_prompt, right, strict=False) if ok]
+    readable = [a for a, ok in zip(per_prompt, right, strict=True) if ok]
     return PromptSetResult(
         accuracy=(predictions == labels).float().mean().item(),
         per_class=accuracy_per_class(predictions, labels, names),
@@ -171,9 +172,9 @@ def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index) -
         most_often_drawn=dict(zip(prompt_set.prompts, drawn, strict=True)),
         readings={
             p: EncoderReading(r.caption, names[r.label], r.similarity)
-            for p, r in zip(prompt_set.prompts, readings, strict=False)
+            for p, r in zip(prompt_set.prompts, readings, strict=True)
         },
-        encoder_accuracy=sum(right) / len(right) if right else float("nan"),
+        encoder_accuracy=sum(right) / len(right),
         accuracy_where_encoder_right=sum(readable) / len(readable) if readable else None,
     )
 
