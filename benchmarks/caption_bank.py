@@ -16,6 +16,7 @@ from pathlib import Path
 
 import torch
 from diffusers import DDPMScheduler
+from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.captions import CaptionBank, CaptionGrammar, brightness_attributes, class_prompt
 from diffusion.config import load_config
@@ -25,15 +26,6 @@ from diffusion.nearest_caption import CaptionIndex
 from diffusion.train import TrainingData, batch_indices, caption_embeddings, step_generator, training_loss
 
 ROOT = Path(__file__).resolve().parent.parent
-
-
-def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
-    a = torch.randn(size, size)
-    a @ a
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return repeats * 2 * size**3 / (time.perf_counter() - started) / 1e9
 
 
 def images_per_second(config, data: TrainingData, steps: int) -> float:

@@ -23,6 +23,7 @@ import time
 from pathlib import Path
 
 import torch
+from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 IMAGES = 16
 PROMPT = "a sneaker"
@@ -38,15 +39,6 @@ LABELS = {
     "teacher": "teacher, its defaults",
     "ddpm": "teacher, DDPM 1000 steps (timed at 100, x10)",
 }
-
-
-def matmul_gflops(size: int = 1024, repeats: int = 20) -> float:
-    a, b = torch.randn(size, size), torch.randn(size, size)
-    a @ b  # warm-up
-    start = time.perf_counter()
-    for _ in range(repeats):
-        a @ b
-    return 2 * size**3 * repeats / (time.perf_counter() - start) / 1e9
 
 
 def run_variant(name: str, paths: dict, repeats: int) -> dict:
@@ -100,14 +92,14 @@ def main() -> None:
         return
 
     folders = dict(item.split("=", 1) for item in args.quality)
-    gflops = matmul_gflops()
+    gflops = matmul_gflops(size=1024, repeats=20)
     rows = {}
     for name in VARIANTS:
         child = [sys.executable, __file__, "--variant", name, "--student", args.student, "--teacher", args.teacher,
                  "--repeats", str(args.repeats)]  # fmt: skip
         output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
         rows[name] = json.loads(output.strip().splitlines()[-1])
-    gflops_after = matmul_gflops()
+    gflops_after = matmul_gflops(size=1024, repeats=20)
     baseline = rows["ddpm"]["seconds"]
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul {gflops:.0f} GFLOP/s "
           f"before and {gflops_after:.0f} after the timings; {IMAGES} images of {PROMPT!r} per call")  # fmt: skip

@@ -13,21 +13,12 @@ import argparse
 import statistics
 import time
 
-import torch
+from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.evaluation.prompt_sets import free_form_set
 from diffusion.nearest_caption import caption_index_of
 from diffusion.pipeline import TextToImagePipeline
 from diffusion.text import shared_text_encoder
-
-
-def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
-    a = torch.randn(size, size)
-    a @ a
-    started = time.perf_counter()
-    for _ in range(repeats):
-        a @ a
-    return repeats * 2 * size**3 / (time.perf_counter() - started) / 1e9
 
 
 def milliseconds(call, prompts: list[str]) -> list[float]:

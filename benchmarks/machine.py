@@ -1,0 +1,16 @@
+"""The machine's fp32 matmul rate, printed beside every benchmark so runs on different machines compare."""
+
+from __future__ import annotations
+
+import time
+
+import torch
+
+
+def matmul_gflops(size: int = 2048, repeats: int = 10) -> float:
+    a = torch.randn(size, size)
+    a @ a  # warm-up
+    started = time.perf_counter()
+    for _ in range(repeats):
+        a @ a
+    return repeats * 2 * size**3 / (time.perf_counter() - started) / 1e9
