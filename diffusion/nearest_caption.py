@@ -72,20 +72,25 @@ class CaptionIndex:
         captions = bytes(tensors["captions"].tolist()).decode().split("\n")
         return cls(captions, tensors["labels"].tolist(), tensors["embeddings"], dataset)
 
-    def _unit(self, texts: list[str]) -> torch.Tensor:
+    def unit_embeddings(self, texts: list[str]) -> torch.Tensor:
+        """The texts' sentence embeddings, scaled to length 1 (a dot product is then a cosine similarity)."""
         return torch.nn.functional.normalize(shared_text_encoder("cpu").encode(texts).pooled, dim=-1)
 
     def nearest(self, prompts: list[str]) -> list[NearestCaption]:
-        similarity = self._unit(prompts) @ self.embeddings.T
+        return self.nearest_to(self.unit_embeddings(prompts))
+
+    def nearest_to(self, unit_embeddings: torch.Tensor) -> list[NearestCaption]:
+        similarity = unit_embeddings @ self.embeddings.T
         best, index = similarity.max(dim=1)
         return [
             NearestCaption(self.captions[i], self.labels[i], round(s, 4))
             for i, s in zip(index.tolist(), best.tolist(), strict=True)
         ]
 
-    def describe(self, prompt: str) -> str:
-        """One sentence for people: which training caption the encoder finds nearest to `prompt`."""
-        found = self.nearest([prompt])[0]
+    def describe(self, prompt: str, found: NearestCaption | None = None) -> str:
+        """One sentence for people: which training caption the encoder finds nearest to `prompt`
+        (`found`, where the caller has looked it up already)."""
+        found = found or self.nearest([prompt])[0]
         name = CLASS_NAMES[self.dataset][found.label]
         if found.caption.lower() == prompt.strip().lower():
             return f"“{found.caption}” is one of the training captions (class {name})."

@@ -1,5 +1,5 @@
 """The far-prompt warning, calibrated on the shipped model's own caption index: almost never on the
-evaluation's in-domain prompts, and on most of the committed out-of-domain prompts."""
+evaluation's in-domain prompts, and nearly always on the committed out-of-domain prompts."""
 
 from __future__ import annotations
 
@@ -7,14 +7,14 @@ from pathlib import Path
 
 from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set, held_out_set
 from diffusion.nearest_caption import CaptionIndex
-from diffusion.prompt_notes import FAR_BELOW
+from diffusion.prompt_notes import notes_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_OF_DOMAIN = ROOT / "diffusion" / "prompts" / "out_of_domain.txt"
 
 
 def firing_rate(index: CaptionIndex, prompts: list[str]) -> float:
-    return sum(found.similarity < FAR_BELOW for found in index.nearest(prompts)) / len(prompts)
+    return sum(notes_for(index, prompt).far for prompt in prompts) / len(prompts)
 
 
 def test_the_warning_is_calibrated_on_the_shipped_index():
@@ -26,5 +26,4 @@ def test_the_warning_is_calibrated_on_the_shipped_index():
     assert len(in_domain) >= 200 and len(out_of_domain) >= 80
     assert firing_rate(index, in_domain) < 0.05
     assert firing_rate(index, class_prompt_set("fashion_mnist").prompts) == 0
-    # Short of the 90% aimed for (see benchmarks/RESULTS.md); this guards what the threshold achieves.
-    assert firing_rate(index, out_of_domain) > 0.6
+    assert firing_rate(index, out_of_domain) > 0.9

@@ -11,7 +11,7 @@ import torch
 
 from diffusion.imageio import read_png_settings
 from diffusion.nearest_caption import grammar_index
-from diffusion.prompt_notes import FAR_BELOW, colour_words, notes_for
+from diffusion.prompt_notes import FAR_BELOW, NEARER_THING_BY, colour_words, notes_for
 from diffusion.settings import Limits
 from diffusion.ui import history
 from diffusion.ui.files import picture, save_results
@@ -30,6 +30,12 @@ def test_far_prompts_get_a_warning_and_clothing_prompts_do_not(index):
         notes = notes_for(index, prompt)
         assert notes.far and notes.nearest.similarity < FAR_BELOW
         assert "far from everything the model was trained on" in notes.sentences[1]
+    # Near the captions by similarity alone, but nearer still to an everyday thing that is not clothing.
+    notes = notes_for(index, "a teapot")
+    thing, similarity = notes.nearest_thing
+    assert notes.nearest.similarity >= FAR_BELOW
+    assert notes.far and similarity > notes.nearest.similarity + NEARER_THING_BY
+    assert f"reads more like “{thing}”" in notes.sentences[1]
     for prompt in ["a sneaker", "a dark coat", "a pair of jeans"]:
         notes = notes_for(index, prompt)
         assert not notes.far and len(notes.sentences) == 1  # only how the encoder reads it
