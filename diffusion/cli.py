@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 from collections.abc import Callable
 
@@ -29,13 +30,29 @@ def number(text: str) -> int | float:
         raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
 
 
-def run(command: Callable[[], None]) -> None:
-    """Run a CLI's body: a UserError becomes `error: <one line>` and exit code 2; Ctrl-C exits with 130."""
+def run(command: Callable[[], None], stopped: str = "stopped") -> None:
+    """Run a CLI's body: a UserError becomes `error: <one line>` and exit code 2; Ctrl-C prints `stopped`
+    and exits with 130."""
     try:
         command()
     except UserError as error:
         print("error: " + " ".join(str(error).split()), file=sys.stderr)
         sys.exit(2)
     except KeyboardInterrupt:
-        print("stopped", file=sys.stderr)
+        print(stopped, file=sys.stderr)
         sys.exit(130)
+
+
+def raise_keyboard_interrupt(signum, frame):
+    raise KeyboardInterrupt
+
+
+def stop_like_ctrl_c() -> None:
+    """For long runs that save their progress on Ctrl-C: a polite kill (`kill`, a cluster scheduler's
+    SIGTERM) stops the same way, and Ctrl-C works even in a process started from a background shell job,
+    which inherits SIGINT as ignored."""
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+    signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
+
+
+SAVED_ON_STOP = "stopped; the checkpoint above holds the progress (continue with --resume latest)"

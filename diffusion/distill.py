@@ -22,7 +22,6 @@ import argparse
 import copy
 import json
 import math
-import signal
 import sys
 import time
 from dataclasses import dataclass
@@ -36,6 +35,7 @@ from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c
 from .config import config_from_dict
 from .data import to_model_range
 from .distill_targets import Batch, consistency_loss, progressive_loss
@@ -336,7 +336,7 @@ def new_student(teacher, settings: DistillSettings, iterations: int):
 
 
 def parse_args(argv=None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
+    parser = ArgumentParser(
         prog="python -m diffusion.distill",
         description="Distil a trained pipeline into a student that needs at most 4 UNet calls per image, "
         "classifier-free guidance included.",
@@ -372,24 +372,15 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
-def stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # a polite kill saves a checkpoint too, like Ctrl-C
-
-
 def main(argv=None) -> None:
-    args = parse_args(argv)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    names = [f for f in vars(args) if f != "resume"]
-    try:
-        settings = DistillSettings(**{name: getattr(args, name) for name in names})
+    def command():
+        args = parse_args(argv)
+        settings = DistillSettings(**{name: value for name, value in vars(args).items() if name != "resume"})
         command = "python -m diffusion.distill " + " ".join(sys.argv[1:] if argv is None else argv)
         distill(settings, resume=args.resume, command=command)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("stopped; the checkpoint above holds the progress (continue with --resume latest)", file=sys.stderr)
-        sys.exit(130)
+
+    stop_like_ctrl_c()
+    run(command, stopped=SAVED_ON_STOP)
 
 
 if __name__ == "__main__":

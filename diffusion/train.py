@@ -43,7 +43,7 @@ from tqdm.auto import tqdm
 
 from .captions import CaptionBank, CaptionGrammar, brightness_attributes
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, remove_unfinished, save_checkpoint
-from .cli import ArgumentParser
+from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
@@ -478,25 +478,15 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return config
 
 
-def stop_on_sigterm(signum, frame):
-    raise KeyboardInterrupt  # a polite kill (a scheduler, `kill`) stops like Ctrl-C
-
-
 def main(argv=None) -> None:
-    # A process started from a background shell job inherits Ctrl-C as ignored; the trainer wants it.
-    signal.signal(signal.SIGINT, signal.default_int_handler)
-    signal.signal(signal.SIGTERM, stop_on_sigterm)
-    try:
+    def command():
         args = parse_args(argv)
         config = config_from_args(args)
         command = "python -m diffusion.train " + " ".join(sys.argv[1:] if argv is None else argv)
         train(config, resume=args.resume, command=command)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        sys.exit(2)
-    except KeyboardInterrupt:
-        print("stopped; the checkpoint above holds the progress (continue with --resume latest)", file=sys.stderr)
-        sys.exit(130)
+
+    stop_like_ctrl_c()
+    run(command, stopped=SAVED_ON_STOP)
 
 
 if __name__ == "__main__":

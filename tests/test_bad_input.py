@@ -19,9 +19,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from diffusion.distill import main as distill_main
 from diffusion.errors import UserError
 from diffusion.pipeline import TextToImagePipeline
 from diffusion.sample import main
+from diffusion.train import main as train_main
 
 from .conftest import ROOT
 
@@ -133,6 +135,21 @@ def test_a_prompt_that_is_not_utf8_from_a_real_command_line(tiny_run, tmp_path):
 )
 def test_argparse_errors_are_one_line_too(args, expected, capsys):
     assert cli_error(capsys, args) == expected
+
+
+@pytest.mark.parametrize(
+    ("main", "args", "expected"),
+    [
+        (train_main, ["--max-steps", "2.5"], "argument --max-steps: invalid int value: '2.5' (see --help)"),
+        (distill_main, ["--teacher", "t"], "the following arguments are required: --output-dir (see --help)"),
+        (distill_main, ["--teacher", "t", "--output-dir", "o", "--steps", "9"], "steps must be 1 to 4"),
+    ],
+)
+def test_training_and_distillation_errors_are_one_line(main, args, expected, capsys):
+    with pytest.raises(SystemExit) as stop:
+        main(args)
+    lines = capsys.readouterr().err.splitlines()
+    assert stop.value.code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
 
 
 @pytest.mark.parametrize(
