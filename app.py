@@ -3,8 +3,9 @@
     python app.py                                   # the shipped model on http://127.0.0.1:7860
     python app.py --checkpoint runs/fashion-mnist   # a pipeline folder or a training run folder
     python app.py --host 0.0.0.0 --port 8000        # reachable from other machines
+    python app.py --fast-checkpoint runs/fast       # another few-step model for the "Fast" choice and Live
 
-This file only parses the flags, loads the pipeline and launches the page; the page is diffusion/ui/.
+This file only parses the flags, loads the pipelines and launches the page; the page is diffusion/ui/.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
+DEFAULT_FAST = ROOT / "checkpoints" / "fashion-mnist-fast"  # the shipped model's distilled student
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -26,6 +28,12 @@ def parse_args(argv=None) -> argparse.Namespace:
         "  python app.py --host 0.0.0.0 --concurrency 2",
     )
     parser.add_argument("--checkpoint", default=str(DEFAULT_CHECKPOINT), help="pipeline folder or training run folder")
+    parser.add_argument(
+        "--fast-checkpoint",
+        default=None,
+        help="a few-step pipeline (python -m diffusion.distill) offered beside --checkpoint, with Live drawing; "
+        f"default: {DEFAULT_FAST.relative_to(ROOT)} when serving the shipped model; 'none': no fast model",
+    )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
     parser.add_argument("--share", action="store_true", help="also open a public Gradio share link (needs internet)")
@@ -37,11 +45,26 @@ def parse_args(argv=None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def fast_checkpoint(args) -> tuple[Path | None, bool]:
+    """The fast model's folder (None: none) and whether it was named: by default the shipped student,
+    and only beside the shipped model, whose student it is."""
+    if args.fast_checkpoint is not None:
+        given = args.fast_checkpoint.strip().lower() not in ("", "none")
+        return (Path(args.fast_checkpoint) if given else None), given
+    shipped = Path(args.checkpoint).resolve() == DEFAULT_CHECKPOINT and DEFAULT_FAST.is_dir()
+    return (DEFAULT_FAST if shipped else None), False
+
+
 def main(argv=None) -> int:
     args = parse_args(argv)
     if not Path(args.checkpoint).exists():  # answered before the slow imports
         print(f"error: checkpoint {args.checkpoint} does not exist; train one with `python -m diffusion.train` "
               "or pass --checkpoint with a pipeline or run folder", file=sys.stderr)  # fmt: skip
+        return 2
+    fast_path, fast_given = fast_checkpoint(args)
+    if fast_given and not fast_path.exists():
+        print(f"error: fast checkpoint {fast_path} does not exist; make one with `python -m diffusion.distill` "
+              "or leave --fast-checkpoint out", file=sys.stderr)  # fmt: skip
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from diffusion.errors import UserError
@@ -58,10 +81,19 @@ def main(argv=None) -> int:
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
+    try:
+        fast = TextToImagePipeline.from_pretrained(fast_path, device=args.device) if fast_path else None
+        if fast is not None:
+            fast("warm up")
+    except UserError as error:
+        print(f"{'error' if fast_given else 'warning'}: fast checkpoint {fast_path}: {error}", file=sys.stderr)
+        if fast_given:
+            return 2
+        fast = None  # the shipped student is broken: the page still works, without the model choice
 
     from diffusion.ui import CSS, App, build_ui
 
-    app = App.serving(pipe, limits, args.checkpoint)
+    app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path))
     cleanup = app.folders.cleanup
     demo = build_ui(app, docs=ROOT / "docs")
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)

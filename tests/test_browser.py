@@ -222,6 +222,36 @@ def test_stop_interrupts_sampling(page):
     wait_status(page, "Done", timeout=60_000)
 
 
+def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
+    assert page.locator("#live input").is_disabled(), "Live is for the fast model only"
+    page.locator("#model label").filter(has_text="Fast").click()
+    open_settings(page, "#steps")
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '4'", timeout=30_000)
+    assert page.locator("#negative textarea").is_disabled()  # the student's guidance is built in
+    page.locator("#live input").check()
+    wait_status(page, "Live:")  # switched on: the prompt as it stands, at a fixed seed
+    assert page.locator("#seed input").input_value() != "-1"
+
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("")
+    wait_status(page, "Live: type a prompt")
+    pictures = []
+    for words in ("a dark", " coat"):
+        prompt.press_sequentially(words, delay=60)
+        typed = prompt.input_value()
+        page.wait_for_function(
+            f"document.querySelector('#status').innerText.includes({f'“{typed}”'!r})", timeout=60_000
+        )
+        pictures.append(fetch_image(page.locator("#gallery img").first.get_attribute("src")))
+    assert np.abs(pictures[0].astype(int) - pictures[1].astype(int)).max() > 8, "the picture should change"
+    assert page.locator("#gallery img").count() == 4 and not status(page).startswith("Error")
+
+    page.locator("#model label").filter(has_text="Default").click()  # back: Live off, the model's settings
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '20'", timeout=30_000)
+    assert page.locator("#live input").is_disabled() and not page.locator("#live input").is_checked()
+    page.get_by_text("Settings").first.click()
+
+
 def test_enter_runs_every_tab_and_how_it_works_is_one_click_away(page):
     page.get_by_role("tab", name="Interpolate").click()
     page.locator("#prompt-a textarea").press("Enter")

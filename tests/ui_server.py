@@ -1,7 +1,8 @@
 """The real web app in a subprocess, shared by tests/test_app.py and tests/test_browser.py.
 
-One tiny random pipeline and one server per pytest process: started on first use, stopped at exit.
-UI_CHECKPOINT=DIR serves another pipeline instead (e.g. the shipped one, for the README screenshot).
+One tiny random pipeline, its few-step student (the "Fast" model) and one server per pytest process:
+started on first use, stopped at exit. UI_CHECKPOINT=DIR serves another pipeline instead (e.g. the shipped
+one, for the README screenshot), with the shipped fast model beside it where app.py finds one.
 """
 
 from __future__ import annotations
@@ -47,6 +48,22 @@ def tiny_pipeline() -> Path:
     return folder / "pipeline"
 
 
+@cache
+def tiny_fast_pipeline() -> Path:
+    """tiny_pipeline()'s UNet as a few-step student (the guidance input added, untrained: make_student's
+    starting point) that stores 4 DDIM steps as its defaults, as a distilled student does."""
+    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.student import make_student
+
+    teacher = TextToImagePipeline.from_pretrained(tiny_pipeline(), device="cpu")
+    student = TextToImagePipeline(unet=make_student(teacher.unet), scheduler=teacher.scheduler)
+    student.generation_defaults = {"num_inference_steps": 4, "guidance_scale": 3.0, "scheduler": "ddim"}
+    folder = Path(tempfile.mkdtemp(prefix="ui-test-fast-pipeline-"))
+    atexit.register(shutil.rmtree, folder, True)
+    student.save_pretrained(folder / "pipeline")  # no dataset in its record: no caption index to build
+    return folder / "pipeline"
+
+
 def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
@@ -88,8 +105,10 @@ def start_app(checkpoint: Path, *extra: str, log: list | None = None) -> tuple[s
 @cache
 def app_url() -> str:
     """The address of the shared test server (started on first call)."""
-    checkpoint = Path(os.environ["UI_CHECKPOINT"]) if os.environ.get("UI_CHECKPOINT") else tiny_pipeline()
-    process, url = start_app(checkpoint, log=SERVER_LOG)
+    if os.environ.get("UI_CHECKPOINT"):
+        process, url = start_app(Path(os.environ["UI_CHECKPOINT"]), log=SERVER_LOG)
+    else:
+        process, url = start_app(tiny_pipeline(), "--fast-checkpoint", str(tiny_fast_pipeline()), log=SERVER_LOG)
 
     def stop():
         process.terminate()

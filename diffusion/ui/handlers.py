@@ -14,7 +14,9 @@ import traceback
 import gradio as gr
 
 from ..errors import UserError
+from ..settings import random_seed as new_seed
 from . import history as past
+from .live import DEFAULT_MODEL, FAST_MODEL, live_update, model_defaults
 from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
@@ -54,13 +56,29 @@ def in_status(run, fields: tuple[str, ...]):
 
 
 def generate(
-    app: App, prompt, negative_prompt, steps, guidance_scale, images, seed, scheduler, history, request: gr.Request
+    app: App,
+    prompt,
+    negative_prompt,
+    steps,
+    guidance_scale,
+    images,
+    seed,
+    scheduler,
+    history,
+    model,
+    request: gr.Request,
 ):
+    """Text to images with the chosen model (the default one, or the fast one when it is served)."""
+
     def run():
         with stop_signal(app, request, "generate") as stop:
-            checked = check_request(app.limits, prompt, negative_prompt, steps, guidance_scale, images, seed, scheduler)
+            chosen = app.model(model)
+            extra = {"model": FAST_MODEL} if chosen is not app else None  # the history restores the model too
+            checked = check_request(
+                app.limits, prompt, negative_prompt, steps, guidance_scale, images, seed, scheduler, extra=extra
+            )
             total = checked.settings.steps
-            yield from images_run(app, checked, checked.pipeline_kwargs(), total, stop, history=history or [])
+            yield from images_run(chosen, checked, checked.pipeline_kwargs(), total, stop, history=history or [])
 
     yield from in_status(run(), TEXT_FIELDS)
 
@@ -112,10 +130,13 @@ def interpolate(app: App, prompt_a, prompt_b, frames, steps, guidance_scale, see
 
 
 def show_attention(app: App, run: dict | None, event: gr.SelectData):
-    """A result was clicked: its attention maps, and its seed in "Seed of the selected image"."""
-    maps = heatmaps(run, event.index) if run else None
-    if maps is None:
+    """A result was clicked: its attention maps, and its seed in "Seed of the selected image". Live
+    pictures have no maps: only the seed."""
+    if not run or not 0 <= event.index < len(run["seeds"]):
         return gr.skip(), gr.skip(), gr.skip()
+    maps = heatmaps(run, event.index)
+    if maps is None:
+        return gr.skip(), gr.skip(), run["seeds"][event.index]
     note = f"Where each word looked in image {event.index + 1} (click another image to switch)."
     return maps, note, run["seeds"][event.index]
 
@@ -131,13 +152,66 @@ def random_seed(app: App):
 
 
 def restore(app: App, runs: list | None, event: gr.SelectData):
-    """A past run was clicked: its settings, its seed included, back into the text tab's controls."""
+    """A past run was clicked: its settings, its seed and its model included, back into the text tab's
+    controls (Live off, so that the restored settings stay as they were)."""
     if not runs or not 0 <= event.index < len(runs):
-        return (gr.skip(),) * 8
+        return (gr.skip(),) * 10
+    prompt, negative, *rest = past.controls_of(runs[event.index])
+    model = runs[event.index]["settings"].get("model", DEFAULT_MODEL)
+    live, negative_box = model_widgets(app, model, negative)
     return (
-        *past.controls_of(runs[event.index]),
-        f"Settings of run “{runs[event.index]['settings']['prompt']}” restored; press Generate to make it again.",
+        prompt,
+        negative_box,
+        *rest,
+        f"Settings of run “{prompt}” restored; press Generate to make it again.",
+        model,
+        live,
     )
+
+
+# ----- the model choice and Live (live.py) ------------------------------------------------------------------------
+
+
+def model_widgets(app: App, model, negative=None) -> tuple:
+    """Live only for the fast model, and off after a change; no negative prompt for the fast model (its
+    guidance is built in). `negative`: the negative prompt's new text, or None to keep it."""
+    fast = app.model(model) is not app
+    live = gr.Checkbox(value=False, interactive=fast)
+    if fast:
+        return live, gr.Textbox(value="", interactive=False, placeholder="(the fast model takes none)")
+    kept = gr.skip() if negative is None else negative
+    return live, gr.Textbox(value=kept, interactive=True, placeholder="(none)")
+
+
+def choose_model(app: App, model):
+    """Another model was chosen: its stored steps, guidance and sampler into the settings."""
+    steps, guidance, scheduler = model_defaults(app.model(model).pipe)
+    return steps, guidance, scheduler, *model_widgets(app, model)
+
+
+def toggle_live(app: App, live: bool, seed, request: gr.Request):
+    """Live switched on: a fixed seed in the seed box (a random one for -1), so that only the words change
+    the pictures, and a ticket, so that the current prompt is drawn at once."""
+    if not live:
+        return gr.skip(), gr.skip()
+    fixed = new_seed(app.limits.max_images) if seed is None or seed == RANDOM_SEED else gr.skip()
+    return fixed, app.tickets.new(request.session_hash or "")
+
+
+def live_ticket(app: App, live: bool, request: gr.Request):
+    """The prompt changed (no queue, at once): with Live on, a new ticket, whose change starts the run and
+    makes this visitor's older run stop; with Live off, nothing."""
+    return app.tickets.new(request.session_hash or "") if live else gr.skip()
+
+
+def live(app: App, prompt, seed, ticket, request: gr.Request):
+    """The fast model's pictures of the prompt as it stands; nothing when a newer change has come."""
+    session = request.session_hash or ""
+
+    def run():
+        yield live_update(app.model(FAST_MODEL), prompt, seed, current=lambda: app.tickets.is_current(session, ticket))
+
+    yield from in_status(run(), IMAGE_FIELDS)
 
 
 def start(app: App, tab: str, request: gr.Request):
@@ -160,3 +234,4 @@ def finish(app: App, tab: str, request: gr.Request):
 def forget_session(app: App, request: gr.Request):
     """The tab was closed."""
     app.signals.forget_session(request.session_hash or "")
+    app.tickets.forget_session(request.session_hash or "")

@@ -21,9 +21,10 @@ def add_run(runs: list[dict] | None, record: dict, images: int, grid: str) -> li
 def caption(run: dict) -> str:
     s = run["settings"]
     negative = f" · not “{s['negative_prompt']}”" if s.get("negative_prompt") else ""
+    model = f" · {s['model']} model" if s.get("model") else ""  # set for the fast model only
     return (
         f"“{s['prompt']}”{negative} · seed {s['seed']} · {run['images']} image{'s' * (run['images'] > 1)} · "
-        f"{s['steps']} steps · guidance {s['guidance_scale']:g} · {s['scheduler']}"
+        f"{s['steps']} steps · guidance {s['guidance_scale']:g} · {s['scheduler']}{model}"
     )
 
 

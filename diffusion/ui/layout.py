@@ -13,7 +13,7 @@ import gradio as gr
 import PIL.Image
 
 from . import handlers as on
-from .panels import Panel, history_panel, result_panel, settings_controls
+from .panels import ModelChoice, Panel, history_panel, model_choice, result_panel, settings_controls
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, walkthrough
@@ -59,6 +59,7 @@ def text_tab(app: App) -> None:
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+    choice = model_choice(app)
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
@@ -74,12 +75,14 @@ def text_tab(app: App) -> None:
         go,
         stop,
         on.generate,
-        [*inputs, panel.history_runs],
+        [*inputs, panel.history_runs, choice.model],
         panel,
         TEXT_FIELDS,
     )
     wire_seed(app, controls, panel)
-    panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=[*inputs, panel.status], **QUIET)
+    restored = [*inputs, panel.status, choice.model, choice.live]
+    panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
+    wire_live(app, prompt, negative, controls, panel, choice)
 
 
 def sketch_tab(app: App) -> None:
@@ -157,6 +160,28 @@ def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Pan
     )
     run.then(bind(on.finish, app, tab), outputs=[go, stop], **QUIET)
     stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+
+
+def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelChoice) -> None:
+    """Another model: its settings. With Live on, a change of the prompt takes a ticket at once (no queue);
+    a new ticket starts a run of the fast model in the shared queue. "always_last": while this visitor's
+    run is on, only the newest change waits for it, and the run itself stops when it is no longer the newest."""
+    if app.fast is None:
+        return
+    model_outputs = [controls.steps, controls.guidance, controls.scheduler, choice.live, negative]
+    choice.model.input(bind(on.choose_model, app), inputs=choice.model, outputs=model_outputs, **QUIET)
+    switched = [choice.live, controls.seed]
+    choice.live.input(bind(on.toggle_live, app), inputs=switched, outputs=[controls.seed, choice.ticket], **QUIET)
+    prompt.change(bind(on.live_ticket, app), inputs=choice.live, outputs=choice.ticket, **QUIET)
+    choice.ticket.change(
+        bind(on.live, app),
+        inputs=[prompt, controls.seed, choice.ticket],
+        outputs=panel.outputs(IMAGE_FIELDS),
+        api_name="live",
+        trigger_mode="always_last",
+        show_progress="hidden",  # no spinner flashing over the pictures at every keystroke
+        concurrency_id="pipeline",
+    )
 
 
 def wire_seed(app: App, controls, panel: Panel) -> None:

@@ -12,6 +12,7 @@ import gradio as gr
 
 from ..schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
+from .live import DEFAULT_MODEL, FAST_MODEL, model_defaults
 from .requests import RANDOM_SEED
 from .text import HINTS
 
@@ -80,6 +81,33 @@ def settings_controls(limits: Limits, count: tuple[str, int, int, int, str], pre
             )
             random = gr.Button("Random seed", scale=1, size="md", elem_id=f"{prefix}random-seed")
     return Controls(steps, guidance, scheduler, count, seed, random)
+
+
+@dataclass
+class ModelChoice:
+    model: gr.Radio
+    live: gr.Checkbox
+    ticket: gr.Number  # the newest prompt change with Live on; its change starts a live run
+
+
+def model_choice(app) -> ModelChoice:
+    """The default model or the fast one, and Live (fast model only). Hidden, and always the default model,
+    when no fast model is served."""
+    choices = [(describe_model(DEFAULT_MODEL, app), DEFAULT_MODEL)]
+    if app.fast is not None:
+        choices.append((describe_model(FAST_MODEL, app.fast), FAST_MODEL))
+    with gr.Row(equal_height=True, visible=app.fast is not None):
+        model = gr.Radio(choices, value=DEFAULT_MODEL, label="Model", info=HINTS["model"], scale=3, elem_id="model")
+        live = gr.Checkbox(value=False, label="Live", info=HINTS["live"], interactive=False, scale=1, elem_id="live")
+        # A component, not a gr.State: the page sees its change even when set by an event without the queue.
+        ticket = gr.Number(None, precision=0, visible="hidden", elem_id="live-ticket")
+    return ModelChoice(model, live, ticket)
+
+
+def describe_model(kind: str, app) -> str:
+    steps, _, scheduler = model_defaults(app.pipe)
+    how = "watch every step" if kind == DEFAULT_MODEL else "draws as you type"
+    return f"{kind.capitalize()}: {app.checkpoint} ({steps} steps, {how})"
 
 
 def result_panel(prefix: str, images: bool = True) -> Panel:

@@ -1,4 +1,5 @@
-"""What the page's handlers share: the pipeline, the limits, the run folders and the Stop signals.
+"""What the page's handlers share: the pipeline, the limits, the run folders and the Stop signals; and,
+when one is served, the fast model as an `App` of its own that shares them.
 
 Handlers are module functions that take this `App` first (handlers.py); `bind` hands Gradio a function
 without that first parameter, keeping the signature and type hints Gradio reads to pass `gr.Request`
@@ -9,13 +10,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..nearest_caption import CaptionIndex, caption_index_of
 from ..prompt_notes import notes_for
 from ..settings import Limits
 from .files import RunFolders
+from .live import FAST_MODEL, Tickets, live_folders
 from .streaming import StopSignals
 
 
@@ -27,11 +29,23 @@ class App:
     index: CaptionIndex | None = None
     folders: RunFolders = field(default_factory=RunFolders)
     signals: StopSignals = field(default_factory=StopSignals)
+    fast: App | None = None  # the distilled few-step model, when one is served
+    tickets: Tickets = field(default_factory=Tickets)  # the newest prompt change per visitor, for Live
+    live_folders: RunFolders | None = None
 
     @classmethod
-    def serving(cls, pipe, limits: Limits, checkpoint: str) -> App:
-        """The caption index is loaded (or built) now, so the first request does not wait for it."""
-        return cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe))
+    def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "") -> App:
+        """The caption indexes are loaded (or built) now, so the first request does not wait for them.
+        `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals."""
+        app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe))
+        if fast is not None:
+            app.live_folders = live_folders(app.folders.root)
+            app.fast = replace(app, pipe=fast, checkpoint=Path(fast_checkpoint).name, index=caption_index_of(fast))
+        return app
+
+    def model(self, choice: str | None) -> App:
+        """The App of the model chosen on the page: the fast one, or this one."""
+        return self.fast if choice == FAST_MODEL and self.fast is not None else self
 
     def notes(self, prompt: str) -> list[str]:
         """How the encoder reads the prompt, and warnings where they are due; none without an index."""

@@ -1,0 +1,114 @@
+"""Live drawing with the fast model: the text tab's pictures redrawn as the prompt is typed.
+
+A distilled few-step model draws a few images in a fraction of a second, so with "Live" on every change
+of the prompt draws them again, at the model's stored settings and the seed in the seed box. Each change
+takes a ticket at once (no queue); the run that follows carries it and stops at its next step when a
+newer change has taken another, so a busy server never finishes pictures of words already replaced.
+The page sends at most one run per visitor at a time and, after it, only the newest (layout.py).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ..imageio import enlarge
+from ..schedulers import DEFAULT_SCHEDULER
+from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from .files import DOWNLOAD_SCALE, RunFolders, picture
+from .render import preview_frame
+from .requests import check_request, stripped
+from .streaming import Stopped
+from .updates import Update
+
+if TYPE_CHECKING:
+    from .state import App
+
+LIVE_IMAGES = 4  # few enough to come back within a keystroke or two
+LIVE_FOLDERS_KEPT = 32  # the page copies each picture at once, so only the last few runs need their files
+DEFAULT_MODEL, FAST_MODEL = "default", "fast"
+EMPTY_HINT = "Live: type a prompt and the fast model draws it as you type."
+
+
+def model_defaults(pipe) -> tuple[int, float, str]:
+    """Steps, guidance and sampler a pipeline samples with when none are named (a student stores its own)."""
+    stored = pipe.generation_defaults
+    return (
+        stored.get("num_inference_steps", DEFAULT_STEPS),
+        stored.get("guidance_scale", DEFAULT_GUIDANCE),
+        stored.get("scheduler", DEFAULT_SCHEDULER),
+    )
+
+
+class Tickets:
+    """The newest change of each visitor's prompt: a number per session that only grows."""
+
+    def __init__(self):
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def new(self, session: str) -> int:
+        with self._lock:
+            self._latest[session] = self._latest.get(session, 0) + 1
+            return self._latest[session]
+
+    def is_current(self, session: str, ticket: int | None) -> bool:
+        """None (an API call without a ticket) is always current."""
+        with self._lock:
+            return ticket is None or self._latest.get(session, 0) <= ticket
+
+    def forget_session(self, session: str) -> None:
+        with self._lock:
+            self._latest.pop(session, None)
+
+
+def live_folders(root: Path) -> RunFolders:
+    """Live runs rotate in a folder of their own, so typing never pushes the Generate runs' files out."""
+    folder = Path(root) / "live"
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunFolders(folder, keep=LIVE_FOLDERS_KEPT)
+
+
+def live_update(app: App, prompt, seed, images: int = LIVE_IMAGES, current=None) -> Update:
+    """`app.pipe`'s images of the prompt at its stored settings: the last step's preview, the pictures and a
+    status line. An empty prompt gives a hint, not an error. When `current()` turns False (a newer
+    keystroke), the run stops at its next step and nothing on the page changes."""
+    if not stripped(prompt or ""):
+        return Update(status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None)
+    steps, guidance, scheduler = model_defaults(app.pipe)
+    checked = check_request(app.limits, prompt, "", steps, guidance, images, seed, scheduler)
+    stale = (lambda: False) if current is None else (lambda: not current())
+    last, started = {}, time.perf_counter()
+
+    def on_step(_pipe, _step, _timestep, tensors):
+        if stale():
+            raise Stopped
+        last.update(x_t=tensors["x_t"], x0=tensors["x0"])
+
+    try:
+        if stale():  # it waited in the queue while the visitor typed on
+            raise Stopped
+        output = app.pipe(**checked.pipeline_kwargs(), callback_on_step_end=on_step)
+    except Stopped:
+        return Update()
+    seconds = time.perf_counter() - started
+    folder, seeds = app.live_folders.new(), output.seeds
+    gallery = [
+        (picture(folder, enlarge(image, DOWNLOAD_SCALE), f"live-{seed}"), f"seed {seed}")
+        for image, seed in zip(output.images, seeds, strict=True)
+    ]
+    count = len(seeds)
+    seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
+    return Update(
+        preview=picture(folder, preview_frame(last["x_t"], last["x0"]), "live-preview"),
+        status=f"Live: {count} image{'s' * (count > 1)} of “{checked.prompt}”, {steps} steps in {seconds:.2f} s, "
+        f"{seed_text}. Keep typing to redraw; Generate gives downloads and attention maps.",
+        seed_used=seeds[0],
+        gallery=gallery,
+        files=None,
+        snapshots=None,
+        attention=None,
+        run={"maps": None, "tokens": [], "seeds": seeds},  # a click on a picture shows its seed
+    )

@@ -1,0 +1,138 @@
+"""The model choice and Live drawing of the text tab, at handler level: a tiny pipeline and its few-step
+student (real UNets, real text encoder), the handlers called as Gradio calls them, no server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import gradio as gr
+import numpy as np
+import PIL.Image
+import pytest
+
+from diffusion.imageio import read_png_settings
+from diffusion.pipeline import TextToImagePipeline
+from diffusion.settings import Limits
+from diffusion.ui import App
+from diffusion.ui import handlers as on
+from diffusion.ui.live import DEFAULT_MODEL, EMPTY_HINT, FAST_MODEL, LIVE_IMAGES
+from diffusion.ui.state import bind
+from diffusion.ui.updates import IMAGE_FIELDS, TEXT_FIELDS
+
+from .ui_server import ROOT, tiny_fast_pipeline, tiny_pipeline
+
+LIMITS = Limits(max_steps=50, max_images=8)
+
+
+@pytest.fixture(scope="module")
+def app():
+    pipes = []
+    for folder in (tiny_pipeline(), tiny_fast_pipeline()):
+        pipe = TextToImagePipeline.from_pretrained(folder, device="cpu")
+        pipe.training_record = {}  # no caption index to build: the notes are tested elsewhere
+        pipes.append(pipe)
+    app = App.serving(pipes[0], LIMITS, "tiny", pipes[1], "tiny-fast")
+    yield app
+    app.folders.cleanup()
+
+
+def request(session: str = "visitor") -> gr.Request:
+    return gr.Request(session_hash=session)
+
+
+def live(app, prompt, seed=3, ticket=None, session="visitor") -> dict:
+    """One live run through the handler as Gradio calls it; its outputs by field name."""
+    (values,) = list(bind(on.live, app)(prompt, seed, ticket, request(session)))
+    return dict(zip(IMAGE_FIELDS, values, strict=True))
+
+
+def pixels(gallery) -> np.ndarray:
+    return np.stack([np.asarray(PIL.Image.open(path).convert("L"), dtype=np.int16) for path, _ in gallery])
+
+
+def unet_calls(pipe) -> list:
+    calls = []
+    hook = pipe.unet.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
+    return calls, hook
+
+
+def test_live_redraws_the_pictures_as_the_prompt_grows(app):
+    calls, hook = unet_calls(app.fast.pipe)
+    try:
+        short = live(app, "a dark")
+    finally:
+        hook.remove()
+    assert calls == [LIVE_IMAGES] * 4  # the student's 4 stored steps, guidance built in: one call each
+    longer, again = live(app, "a dark coat"), live(app, "a dark coat")
+    assert short["status"].startswith(f"Live: {LIVE_IMAGES} images of “a dark”, 4 steps in ")
+    assert "seeds 3–6" in short["status"] and short["seed_used"] == 3
+    assert [caption for _, caption in longer["gallery"]] == ["seed 3", "seed 4", "seed 5", "seed 6"]
+    assert np.array_equal(pixels(longer["gallery"]), pixels(again["gallery"]))  # same words, same seed
+    change = np.abs(pixels(short["gallery"]) - pixels(longer["gallery"])).max()
+    assert change > 8, "another word should change the picture"
+    assert PIL.Image.open(longer["preview"]).width > 28 * 4  # the last step, x_t beside x0
+    assert longer["files"] is None and longer["attention"] is None  # none left from an earlier run
+
+
+def test_an_empty_prompt_gives_a_hint_and_a_bad_one_a_status_line(app):
+    empty = live(app, "   ")
+    assert empty["status"] == EMPTY_HINT and empty["gallery"] is None
+    too_long = live(app, "x" * 400)
+    assert too_long["status"].startswith("**Error:**") and "limit is 300" in too_long["status"]
+
+
+def test_a_newer_keystroke_stops_the_older_run(app):
+    first = bind(on.live_ticket, app)(True, request("typist"))
+    second = bind(on.live_ticket, app)(True, request("typist"))
+    assert second > first
+    calls, hook = unet_calls(app.fast.pipe)
+    try:
+        stale = live(app, "a bag", ticket=first, session="typist")
+    finally:
+        hook.remove()
+    assert calls == [] and all(isinstance(value, type(gr.skip())) for value in stale.values())
+    assert live(app, "a bag", ticket=second, session="typist")["status"].startswith("Live:")
+    assert live(app, "a bag", ticket=first, session="someone else")["status"].startswith("Live:")
+    assert isinstance(bind(on.live_ticket, app)(False, request("typist")), type(gr.skip()))  # Live off
+
+
+def test_the_model_choice_sets_its_stored_settings_and_live_only_for_the_fast_model(app):
+    steps, guidance, scheduler, live_box, negative = bind(on.choose_model, app)(FAST_MODEL)
+    assert (steps, guidance, scheduler) == (4, 3.0, "ddim")
+    assert live_box.interactive and negative.interactive is False and negative.value == ""
+    steps, guidance, scheduler, live_box, negative = bind(on.choose_model, app)(DEFAULT_MODEL)
+    assert (steps, guidance, scheduler) == (20, 3.0, "dpm++")
+    assert live_box.interactive is False and live_box.value is False and negative.interactive
+
+    seed, ticket = bind(on.toggle_live, app)(True, -1, request())
+    assert seed >= 0 and isinstance(ticket, int)  # a fixed seed: only the words change the pictures
+    seed, _ = bind(on.toggle_live, app)(True, 42, request())
+    assert isinstance(seed, type(gr.skip()))  # a seed already chosen stays
+
+
+def test_generate_with_the_fast_model_uses_it_and_the_history_restores_it(app):
+    go = bind(on.generate, app)
+    *_, last = go("a sneaker", "", 4, 3.0, 2, 5, "ddim", [], FAST_MODEL, request())
+    done = dict(zip(TEXT_FIELDS, last, strict=True))
+    assert done["status"].startswith("Done"), done["status"]
+    settings = read_png_settings(done["files"][0])
+    assert settings["checkpoint"] == "tiny-fast" and settings["model"] == FAST_MODEL and settings["steps"] == 4
+    assert "fast model" in done["history"][0][1]
+
+    restored = bind(on.restore, app)(done["history_runs"], gr.SelectData(None, {"index": 0, "value": None}))
+    assert restored[0] == "a sneaker" and restored[-2] == FAST_MODEL and restored[-1].interactive
+
+    *_, refused = go("a sneaker", "a boot", 4, 3.0, 1, 5, "ddim", [], FAST_MODEL, request())
+    assert "takes no negative prompt" in dict(zip(TEXT_FIELDS, refused, strict=True))["status"]
+
+
+def test_app_refuses_a_missing_fast_checkpoint_in_one_line(tmp_path):
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "app.py"), "--checkpoint", str(ROOT), "--fast-checkpoint", str(tmp_path / "no")],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    lines = done.stderr.strip().splitlines()
+    assert done.returncode == 2 and len(lines) == 1 and "fast checkpoint" in lines[0] and "does not exist" in lines[0]
