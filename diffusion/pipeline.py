@@ -136,7 +136,7 @@ class TextToImagePipeline(DiffusionPipeline):
           carries), "x_t" (the noisy image) and "x0" (the predicted clean image); may return
           {"latents": ...} to replace them.
         Every setting is checked by `GenerationSettings` (settings.py) before any work. Steps, guidance
-        and scheduler left as None take the folder's `generation_defaults`, else 20, 3 and "dpm++".
+        and scheduler left as None take the folder's `generation_defaults`, else settings.py's defaults.
         """
         settings = GenerationSettings(
             prompt=prompt if prompt_embeds is None else None,
@@ -188,7 +188,7 @@ class TextToImagePipeline(DiffusionPipeline):
         return TextToImageOutput(images=result, seeds=seeds, attention_maps=attention, tokens=tokens)
 
     def _named_or_default(self, steps, guidance_scale, scheduler) -> dict:
-        """What the caller named, else the folder's `generation_defaults`, else 20 steps, guidance 3, dpm++."""
+        """What the caller named, else the folder's `generation_defaults`, else settings.py's defaults."""
         stored = self.generation_defaults
         named = {
             "steps": (steps, stored.get("num_inference_steps", DEFAULT_STEPS)),

@@ -64,7 +64,7 @@ def regenerate_command(settings: dict) -> str:
 def settings_from(args: argparse.Namespace, stored: dict | None = None) -> GenerationSettings:
     """Every value checked before the model is loaded; a missing seed becomes a fresh one, printed in
     the manifest and the PNGs so the images can be made again. Steps, guidance and sampler not given
-    come from `stored` (a pipeline's own defaults), else 20, 3 and dpm++."""
+    come from `stored` (a pipeline's own defaults), else settings.py's defaults."""
     stored = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
               "scheduler": DEFAULT_SCHEDULER, **(stored or {})}  # fmt: skip
     settings = GenerationSettings(
@@ -186,7 +186,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--num-images", type=cli.number, default=DEFAULT_IMAGES, help=f"1 to {MAX_IMAGES} (default {DEFAULT_IMAGES})"
     )
     parser.add_argument(
-        "--steps", type=cli.number, help=f"denoising steps, 1 to {MAX_STEPS} (default 20, or the pipeline's own)"
+        "--steps", type=cli.number, help=f"denoising steps, 1 to {MAX_STEPS} (default {DEFAULT_STEPS} or the model's)"
     )
     parser.add_argument(
         "--guidance", type=cli.number, help=f"guidance scale (default {DEFAULT_GUIDANCE:g}, or the pipeline's own)"

@@ -10,6 +10,8 @@ from pathlib import Path
 from ..data import load_dataset
 from ..errors import UserError
 from ..pipeline import pipeline_dataset
+from ..schedulers import DEFAULT_SCHEDULER
+from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
 from .classifier import default_classifier_dir, load_classifier, save_classifier, train_classifier
 from .results import EvaluationResult, json_ready
 from .run import DEFAULT_SWEEP, check_settings, evaluate_pipeline
@@ -71,7 +73,8 @@ def evaluate_command(argv: list[str]) -> None:
     parser.add_argument(
         "--guidance", type=float, metavar="G", help="guidance scale of the main measurements (default 3)"
     )
-    parser.add_argument("--steps", type=int, metavar="N", help="denoising steps (default 20; 8 with --fast)")
+    steps_help = f"denoising steps (default {DEFAULT_STEPS}, or the pipeline's own)"
+    parser.add_argument("--steps", type=int, metavar="N", help=steps_help)
     parser.add_argument("--scheduler", metavar="NAME", help="ddpm, ddim, dpm++ (default), euler, unipc or lcm")
     parser.add_argument("--seed", type=int, default=0, help="image i of every prompt starts from seed + i (default 0)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the real images are (default: installed copy)")
@@ -92,8 +95,8 @@ def evaluate_command(argv: list[str]) -> None:
     from ..pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
-    stored = {"num_inference_steps": 8 if args.fast else 20, "guidance_scale": 3.0, "scheduler": "dpm++",
-              **pipe.generation_defaults}  # fmt: skip
+    stored = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
+              "scheduler": DEFAULT_SCHEDULER, **pipe.generation_defaults}  # fmt: skip
     steps = stored["num_inference_steps"] if args.steps is None else args.steps
     guidance = stored["guidance_scale"] if args.guidance is None else args.guidance
     scheduler = stored["scheduler"] if args.scheduler is None else args.scheduler
