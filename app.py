@@ -91,10 +91,18 @@ def main(argv=None) -> int:
             return 2
         fast = None  # the shipped student is broken: the page still works, without the model choice
 
+    import gradio as gr
+
     from diffusion.ui import CSS, App, build_ui
 
     app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path))
     cleanup = app.folders.cleanup
+    # Serve the run folders' files from where they are, instead of Gradio copying each into its cache: the
+    # copies are only deleted after hours (delete_cache), so their number grew with every request (about 20
+    # files, 0.3 MB per small request; benchmarks/ui_load.py), while the run folders keep only the newest runs.
+    # Safe to serve in place: no file there changes once handed out (diffusion/ui/files.py, live.py; an
+    # attention map redrawn on a click is written anew, atomically, with the same bytes).
+    gr.set_static_paths([app.folders.root])
     demo = build_ui(app, docs=ROOT / "docs")
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     try:
