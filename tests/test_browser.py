@@ -21,6 +21,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from diffusion.settings import DEFAULT_STEPS
+
 from .ui_server import ROOT, app_url
 
 pytestmark = pytest.mark.browser
@@ -247,7 +249,8 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     assert page.locator("#gallery img").count() == 4 and not status(page).startswith("Error")
 
     page.locator("#model label").filter(has_text="Default").click()  # back: Live off, the model's settings
-    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '20'", timeout=30_000)
+    default_steps = f"document.querySelector('#steps input[type=number]').value == '{DEFAULT_STEPS}'"
+    page.wait_for_function(default_steps, timeout=30_000)
     assert page.locator("#live input").is_disabled() and not page.locator("#live input").is_checked()
     page.get_by_text("Settings").first.click()
 

@@ -13,7 +13,8 @@ import pytest
 
 from diffusion.imageio import read_png_settings
 from diffusion.pipeline import TextToImagePipeline
-from diffusion.settings import Limits
+from diffusion.schedulers import DEFAULT_SCHEDULER
+from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
 from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.live import DEFAULT_MODEL, EMPTY_HINT, FAST_MODEL, LIVE_IMAGES
@@ -102,7 +103,7 @@ def test_the_model_choice_sets_its_stored_settings_and_live_only_for_the_fast_mo
     assert (steps, guidance, scheduler) == (4, 3.0, "ddim")
     assert live_box.interactive and negative.interactive is False and negative.value == ""
     steps, guidance, scheduler, live_box, negative = bind(on.choose_model, app)(DEFAULT_MODEL)
-    assert (steps, guidance, scheduler) == (20, 3.0, "dpm++")
+    assert (steps, guidance, scheduler) == (DEFAULT_STEPS, DEFAULT_GUIDANCE, DEFAULT_SCHEDULER)  # none stored
     assert live_box.interactive is False and live_box.value is False and negative.interactive
 
     seed, ticket = bind(on.toggle_live, app)(True, -1, request())

@@ -4,10 +4,11 @@
     handlers.py   what the buttons do: module functions over the shared App (state.py)
     runs.py       one run as a stream of page updates (updates.py); its files (files.py)
     requests.py   a request checked into GenerationSettings; streaming.py runs the pipeline step by step
+    live.py       the fast model's Live drawing as the prompt is typed, and the model choice's settings
     panels.py     the repeated pieces of the layout; render.py the pictures; history.py past runs
     text.py       the words of the page
 
-app.py parses the command line and launches `build_ui(App.serving(pipe, limits, checkpoint), docs)`.
+app.py parses the command line and launches `build_ui(App.serving(pipe, limits, checkpoint, fast, ...), docs)`.
 """
 
 from .layout import build_ui

@@ -105,7 +105,7 @@ def model_choice(app) -> ModelChoice:
 
 
 def describe_model(kind: str, app) -> str:
-    steps, _, scheduler = model_defaults(app.pipe)
+    steps = model_defaults(app.pipe)[0]
     how = "watch every step" if kind == DEFAULT_MODEL else "draws as you type"
     return f"{kind.capitalize()}: {app.checkpoint} ({steps} steps, {how})"
 
