@@ -27,7 +27,9 @@ if TYPE_CHECKING:
     from .state import App
 
 LIVE_IMAGES = 4  # few enough to come back within a keystroke or two
-LIVE_FOLDERS_KEPT = 32  # the page copies each picture at once, so only the last few runs need their files
+# The page fetches the pictures from their folders (app.py serves them in place); a few hundred small runs
+# (about 15 kB each) keep the pictures a visitor is looking at while others type.
+LIVE_FOLDERS_KEPT = 256
 DEFAULT_MODEL, FAST_MODEL = "default", "fast"
 EMPTY_HINT = "Live: type a prompt and the fast model draws it as you type."
 
