@@ -42,10 +42,15 @@ def request(session: str = "visitor") -> gr.Request:
     return gr.Request(session_hash=session)
 
 
+def live_updates(app, prompt, seed=3, ticket=None, session="visitor") -> list[dict]:
+    """One live run through the handler as Gradio calls it: each update's outputs by field name."""
+    updates = bind(on.live, app)(prompt, seed, ticket, request(session))
+    return [dict(zip(IMAGE_FIELDS, values, strict=True)) for values in updates]
+
+
 def live(app, prompt, seed=3, ticket=None, session="visitor") -> dict:
-    """One live run through the handler as Gradio calls it; its outputs by field name."""
-    (values,) = list(bind(on.live, app)(prompt, seed, ticket, request(session)))
-    return dict(zip(IMAGE_FIELDS, values, strict=True))
+    """The page as a live run leaves it: its last update."""
+    return live_updates(app, prompt, seed, ticket, session)[-1]
 
 
 def pixels(gallery) -> np.ndarray:
@@ -61,10 +66,12 @@ def unet_calls(pipe) -> list:
 def test_live_redraws_the_pictures_as_the_prompt_grows(app):
     calls, hook = unet_calls(app.fast.pipe)
     try:
-        short = live(app, "a dark")
+        first, short = live_updates(app, "a dark")
     finally:
         hook.remove()
-    assert calls == [LIVE_IMAGES] * 4  # the student's 4 stored steps, guidance built in: one call each
+    # One picture first, then all of them; the student's 4 stored steps, guidance built in: one call each.
+    assert calls == [1] * 4 + [LIVE_IMAGES] * 4
+    assert first["status"].startswith("Live: 1 image of “a dark”") and len(first["gallery"]) == 1
     longer, again = live(app, "a dark coat"), live(app, "a dark coat")
     assert short["status"].startswith(f"Live: {LIVE_IMAGES} images of “a dark”, 4 steps in ")
     assert "seeds 3–6" in short["status"] and short["seed_used"] == 3

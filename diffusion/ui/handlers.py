@@ -209,7 +209,11 @@ def live(app: App, prompt, seed, ticket, request: gr.Request):
     session = request.session_hash or ""
 
     def run():
-        yield live_update(app.model(FAST_MODEL), prompt, seed, current=lambda: app.tickets.is_current(session, ticket))
+        fast, current = app.model(FAST_MODEL), lambda: app.tickets.is_current(session, ticket)
+        # One picture first, within a keystroke's time; then the full set, unless the visitor typed on
+        # (then that run stops at its first step and the newer change draws its own first picture).
+        yield live_update(fast, prompt, seed, images=1, current=current)
+        yield live_update(fast, prompt, seed, current=current)
 
     yield from in_status(run(), IMAGE_FIELDS)
 
