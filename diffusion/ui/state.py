@@ -14,7 +14,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..nearest_caption import CaptionIndex, caption_index_of
-from ..prompt_notes import notes_for
+from ..prompt_notes import notes_for, things_outside
 from ..settings import Limits
 from .files import RunFolders
 from .live import FAST_MODEL, Tickets, live_folders
@@ -35,9 +35,12 @@ class App:
 
     @classmethod
     def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "") -> App:
-        """The caption indexes are loaded (or built) now, so the first request does not wait for them.
+        """The caption indexes (and the list of things outside the data) are loaded now, so the first
+        request does not wait for them.
         `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals."""
         app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe))
+        if app.index is not None:
+            things_outside(app.index.dataset)
         if fast is not None:
             app.live_folders = live_folders(app.folders.root)
             app.fast = replace(app, pipe=fast, checkpoint=Path(fast_checkpoint).name, index=caption_index_of(fast))
