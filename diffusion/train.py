@@ -275,6 +275,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(t.seed)
     started = time.time()  # the time budget covers preparing the data too
+    checkpoint = find_checkpoint(run_dir, resume) if resume else None  # a wrong --resume fails before the work
 
     with accelerator.main_process_first():  # the main process writes the caption cache; the others read it
         data = prepare_data(config, run_dir)
@@ -292,8 +293,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         model_cls=UNet2DConditionModel, model_config=unet.config,
     )  # fmt: skip
     start_step = 0
-    if resume:
-        checkpoint = find_checkpoint(run_dir, resume)
+    if checkpoint is not None:
         restored = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
         start_step = restored["step"]
         accelerator.print(f"resumed from {checkpoint} at step {start_step}")

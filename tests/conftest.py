@@ -7,6 +7,7 @@ slow: `python -m pytest -m "not slow"` leaves them out, CI runs everything.
 from __future__ import annotations
 
 import copy
+import signal
 from pathlib import Path
 
 import pytest
@@ -54,3 +55,19 @@ def tiny_run(base_tiny_config, tmp_path_factory) -> Path:
     config.train.output_dir = str(tmp_path_factory.mktemp("tiny-run"))
     train(config)
     return Path(config.train.output_dir)
+
+
+@pytest.fixture
+def run_cli(capsys):
+    """Runs a command's `main(argv)` in this process and returns (exit code, stderr lines); the signal
+    handlers a long-running command installs are put back afterwards."""
+    saved = {number: signal.getsignal(number) for number in (signal.SIGINT, signal.SIGTERM)}
+
+    def run(main, args: list[str]) -> tuple[int, list[str]]:
+        with pytest.raises(SystemExit) as stop:
+            main(args)
+        return stop.value.code, capsys.readouterr().err.splitlines()
+
+    yield run
+    for number, handler in saved.items():
+        signal.signal(number, handler)

@@ -145,11 +145,9 @@ def test_argparse_errors_are_one_line_too(args, expected, capsys):
         (distill_main, ["--teacher", "t", "--output-dir", "o", "--steps", "9"], "steps must be 1 to 4"),
     ],
 )
-def test_training_and_distillation_errors_are_one_line(main, args, expected, capsys):
-    with pytest.raises(SystemExit) as stop:
-        main(args)
-    lines = capsys.readouterr().err.splitlines()
-    assert stop.value.code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
+def test_training_and_distillation_errors_are_one_line(main, args, expected, run_cli):
+    code, lines = run_cli(main, args)
+    assert code == 2 and len(lines) == 1 and lines[0].startswith(f"error: {expected}"), lines
 
 
 @pytest.mark.parametrize(
