@@ -22,6 +22,7 @@ import PIL.Image
 import pytest
 
 from diffusion.settings import DEFAULT_STEPS
+from diffusion.ui.live import LIVE_IMAGES
 
 from .ui_server import ROOT, app_url
 
@@ -241,12 +242,11 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     for words in ("a dark", " coat"):
         prompt.press_sequentially(words, delay=60)
         typed = prompt.input_value()
-        page.wait_for_function(
-            f"document.querySelector('#status').innerText.includes({f'“{typed}”'!r})", timeout=60_000
-        )
+        done = f"{LIVE_IMAGES} images of “{typed}”"  # one picture comes first, then all of them
+        page.wait_for_function(f"document.querySelector('#status').innerText.includes({done!r})", timeout=60_000)
         pictures.append(fetch_image(page.locator("#gallery img").first.get_attribute("src")))
     assert np.abs(pictures[0].astype(int) - pictures[1].astype(int)).max() > 8, "the picture should change"
-    assert page.locator("#gallery img").count() == 4 and not status(page).startswith("Error")
+    assert page.locator("#gallery img").count() == LIVE_IMAGES and not status(page).startswith("Error")
 
     page.locator("#model label").filter(has_text="Default").click()  # back: Live off, the model's settings
     default_steps = f"document.querySelector('#steps input[type=number]').value == '{DEFAULT_STEPS}'"
