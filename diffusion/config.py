@@ -39,6 +39,8 @@ class DataConfig:
 class ModelConfig:
     block_out_channels: list[int] = field(default_factory=lambda: [32, 64, 64])
     layers_per_block: int = 1
+    # diffusers' UNet2DConditionModel reads this as the number of heads (its name is kept for
+    # compatibility), so each head has block_out_channels / attention_head_dim channels.
     attention_head_dim: int = 8
     # Which resolution levels get cross-attention to the text (True = yes), highest resolution first.
     cross_attention_levels: list[bool] = field(default_factory=lambda: [False, True, True])

@@ -1,6 +1,6 @@
 """Shared fixtures: tiny IDX data, a tiny config, and a tiny trained run (real UNet, real text encoder).
 
-Tests that start a server or a browser, read the installed data set or launch several processes are
+Tests that start a server, a browser or a process of their own, or read the installed data set, are
 slow: `python -m pytest -m "not slow"` leaves them out, CI runs everything.
 """
 

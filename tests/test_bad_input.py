@@ -114,6 +114,7 @@ def test_the_cli_and_the_api_give_one_message_naming_the_field(case, pipe, tiny_
     assert str(raised.value) == message  # one rule, one message, wherever the value comes from
 
 
+@pytest.mark.slow  # a process of its own
 def test_a_prompt_that_is_not_utf8_from_a_real_command_line(tiny_run, tmp_path):
     """The real bytes, through the operating system: one line, exit code 2, no traceback."""
     command = [sys.executable, "-m", "diffusion.sample", "--checkpoint", str(tiny_run), "--out", str(tmp_path / "o")]

@@ -86,13 +86,13 @@ def test_student_refuses_a_negative_prompt_with_a_message(student):
 
 
 def test_resume_gives_the_same_student_as_one_run(tiny_run, tmp_path):
-    common = dict(teacher_steps=8, **TINY)
+    common = dict(teacher_steps=8, **{**TINY, "checkpoint_every": 1})
     whole = tmp_path / "whole"
-    distill(DistillSettings(str(tiny_run), str(whole), max_steps=4, **common))
+    distill(DistillSettings(str(tiny_run), str(whole), max_steps=2, **common))
     parts = tmp_path / "parts"
-    distill(DistillSettings(str(tiny_run), str(parts), max_steps=2, **common))
-    distill(DistillSettings(str(tiny_run), str(parts), max_steps=4, **common), resume="latest")
-    assert json.loads((parts / "training_record.json").read_text())["steps"] == 4
+    distill(DistillSettings(str(tiny_run), str(parts), max_steps=1, **common))
+    distill(DistillSettings(str(tiny_run), str(parts), max_steps=2, **common), resume="latest")
+    assert json.loads((parts / "training_record.json").read_text())["steps"] == 2
     a = load_file(whole / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
     b = load_file(parts / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
     assert a.keys() == b.keys()

@@ -252,6 +252,7 @@ def test_missing_classifier_is_a_clear_error(tiny_pipeline, tmp_path, capsys):
     assert "train-classifier" in capsys.readouterr().err
 
 
+@pytest.mark.slow  # a process of its own
 def test_cli_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "diffusion.evaluate", "--checkpoint", "/nonexistent"],

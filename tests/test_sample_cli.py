@@ -97,6 +97,7 @@ def test_help_shows_examples_and_exits_0(capsys):
     assert 'python -m diffusion.sample --prompt "a dark sneaker"' in capsys.readouterr().out
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_module_runs_as_a_command(tiny_run, tmp_path):
     """The one real process: `python -m diffusion.sample` as a user types it."""
     options = ["--prompt", "a bag", "--num-images", "1", "--steps", "2", "--seed", "3", "--out", str(tmp_path)]

@@ -47,17 +47,17 @@ def final_state(run: Path) -> dict:
 
 
 def test_resume_continues_at_the_same_step_with_identical_state(tiny_config):
-    tiny_config.train.max_steps = 8
-    tiny_config.train.checkpoint_every = 4
-    tiny_config.train.log_every = 2
+    tiny_config.train.max_steps = 4
+    tiny_config.train.checkpoint_every = 2
+    tiny_config.train.log_every = 1
     straight = copy.deepcopy(tiny_config)
     straight.train.output_dir += "-straight"
     train(straight)
 
     halves = copy.deepcopy(tiny_config)
-    halves.train.max_steps = 4
+    halves.train.max_steps = 2
     train(halves)
-    halves.train.max_steps = 8
+    halves.train.max_steps = 4
     train(halves, resume="latest")
 
     a, b = final_state(Path(straight.train.output_dir)), final_state(Path(halves.train.output_dir))
@@ -65,7 +65,7 @@ def test_resume_continues_at_the_same_step_with_identical_state(tiny_config):
     for key in a:
         torch.testing.assert_close(a[key], b[key], rtol=0, atol=1e-6, msg=key)
     steps = [line.split(",")[0] for line in (Path(halves.train.output_dir) / "loss.csv").read_text().splitlines()]
-    assert steps == ["step", "2", "4", "6", "8"]
+    assert steps == ["step", "1", "2", "3", "4"]
 
 
 def run_train_cli(*args, **kwargs) -> subprocess.CompletedProcess:
