@@ -100,16 +100,30 @@ def main() -> None:
     gflops = matmul_gflops(size=1024, repeats=20)
     rows = {}
     for name in VARIANTS:
-        child = [sys.executable, __file__, "--variant", name, "--student", args.student, "--teacher", args.teacher,
-                 "--repeats", str(args.repeats)]  # fmt: skip
+        child = [
+            sys.executable,
+            __file__,
+            "--variant",
+            name,
+            "--student",
+            args.student,
+            "--teacher",
+            args.teacher,
+            "--repeats",
+            str(args.repeats),
+        ]
         output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
         rows[name] = json.loads(output.strip().splitlines()[-1])
     gflops_after = matmul_gflops(size=1024, repeats=20)
     baseline = rows["ddpm"]["seconds"]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul {gflops:.0f} GFLOP/s "
-          f"before and {gflops_after:.0f} after the timings; {IMAGES} images of {PROMPT!r} per call")  # fmt: skip
-    print("| variant | settings | UNet calls (batch) | seconds | images/s | vs DDPM-1000 | peak MiB "
-          "| class prompts | free-form | Fréchet |")  # fmt: skip
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads; fp32 matmul {gflops:.0f} GFLOP/s "
+        f"before and {gflops_after:.0f} after the timings; {IMAGES} images of {PROMPT!r} per call"
+    )
+    print(
+        "| variant | settings | UNet calls (batch) | seconds | images/s | vs DDPM-1000 | peak MiB "
+        "| class prompts | free-form | Fréchet |"
+    )
     print("|---|---|---|---|---|---|---|---|---|---|")
     for name, row in rows.items():
         q = quality(folders.get(name))

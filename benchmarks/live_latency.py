@@ -86,10 +86,14 @@ def main() -> None:
         app.folders.cleanup()
 
     gflops = matmul_gflops()
-    print(f"Live latency, through the page's handler: {torch.get_num_threads()} torch threads, "
-          f"{gflops:.0f} GFLOP/s fp32 matmul, {args.repeats} prompt changes per model\n")  # fmt: skip
-    print(f"| model | folder | steps · guidance · sampler | first picture, median ms | fastest | slowest "
-          f"| all {LIVE_IMAGES} pictures, median ms |")  # fmt: skip
+    print(
+        f"Live latency, through the page's handler: {torch.get_num_threads()} torch threads, "
+        f"{gflops:.0f} GFLOP/s fp32 matmul, {args.repeats} prompt changes per model\n"
+    )
+    print(
+        f"| model | folder | steps · guidance · sampler | first picture, median ms | fastest | slowest "
+        f"| all {LIVE_IMAGES} pictures, median ms |"
+    )
     print("|---|---|---|---:|---:|---:|---:|")
     for label, name, steps, guidance, scheduler, first, last in rows:
         print(

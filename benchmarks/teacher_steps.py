@@ -45,19 +45,25 @@ def main() -> None:
     test_features = embed(classifier, test.images)[1]
     floor_images = train.images[torch.cat(stratified_sample(train.labels, n, classes, 0))]
     floor = frechet_distance(embed(classifier, floor_images)[1], test_features)
-    print(f"{args.checkpoint}: {n} images per class prompt, guidance {args.guidance:g}; "
-          f"Fréchet floor (real training images, {n * classes}) {floor:.2f}")  # fmt: skip
+    print(
+        f"{args.checkpoint}: {n} images per class prompt, guidance {args.guidance:g}; "
+        f"Fréchet floor (real training images, {n * classes}) {floor:.2f}"
+    )
     print("| sampler | steps | class-prompt accuracy | Fréchet | seconds |\n|---|---|---|---|---|")
     for scheduler in args.schedulers.split(","):
         for steps in [int(s) for s in args.steps.split(",")]:
             start = time.perf_counter()
-            images = generate(pipe, prompts, n, 0, scheduler=scheduler, num_inference_steps=steps,
-                              guidance_scale=args.guidance)  # fmt: skip
+            images = generate(
+                pipe, prompts, n, 0, scheduler=scheduler, num_inference_steps=steps, guidance_scale=args.guidance
+            )
             seconds = time.perf_counter() - start
             logits, features = embed(classifier, images)
             accuracy = (logits.argmax(1) == labels).float().mean().item()
-            print(f"| {scheduler} | {steps} | {accuracy:.1%} | {frechet_distance(features, test_features):.2f} "
-                  f"| {seconds:.0f} |", flush=True)  # fmt: skip
+            print(
+                f"| {scheduler} | {steps} | {accuracy:.1%} | {frechet_distance(features, test_features):.2f} "
+                f"| {seconds:.0f} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

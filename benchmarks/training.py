@@ -32,8 +32,13 @@ def images_per_second(model_config, batch: int, steps: int, bf16: bool) -> float
         if step == 1:  # the first step pays one-off allocation costs
             start = time.perf_counter()
         with autocast:
-            out = unet(x, torch.randint(0, 1000, (batch,)), encoder_hidden_states=tokens,
-                       encoder_attention_mask=mask, class_labels=pooled).sample  # fmt: skip
+            out = unet(
+                x,
+                torch.randint(0, 1000, (batch,)),
+                encoder_hidden_states=tokens,
+                encoder_attention_mask=mask,
+                class_labels=pooled,
+            ).sample
         out.float().square().mean().backward()
         optimizer.step()
         optimizer.zero_grad()

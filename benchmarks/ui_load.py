@@ -389,8 +389,10 @@ def main() -> None:
     finally:
         shutil.rmtree(root, ignore_errors=True)
 
-    print(f"\nMachine: fp32 matmul {gflops:.0f} GFLOP/s; {os.cpu_count()} CPUs. Checkpoint {args.checkpoint.name}; "
-          f"app.py {' '.join(flags)}; requests of 1-{args.max_images} images, {args.steps} steps dpm++.\n")  # fmt: skip
+    print(
+        f"\nMachine: fp32 matmul {gflops:.0f} GFLOP/s; {os.cpu_count()} CPUs. Checkpoint {args.checkpoint.name}; "
+        f"app.py {' '.join(flags)}; requests of 1-{args.max_images} images, {args.steps} steps dpm++.\n"
+    )
     print(LEVEL_HEADER)
     for level in levels:
         print(level_row(level))
@@ -405,13 +407,17 @@ def main() -> None:
     for moment, usage in files:
         cache, runs = usage["gradio cache"], usage["app runs"]
         print(f"| {moment} | {cache[0]:.1f} / {cache[1]} | {runs[0]:.1f} / {runs[1]} |")
-    print("\n| client goes away mid-run | sampling after (s) | next request | its queue wait (s) | "
-          "its latency (s) | server CPU while sampling / after (cores) |\n|---|---|---|---|---|---|")  # fmt: skip
+    print(
+        "\n| client goes away mid-run | sampling after (s) | next request | its queue wait (s) | "
+        "its latency (s) | server CPU while sampling / after (cores) |\n|---|---|---|---|---|---|"
+    )
     for check in checks:
         nxt = check.next_request
         wait = f"{nxt.wait:.2f}" if nxt.wait is not None else "-"
-        print(f"| {check.how} | {check.sampling_after:.1f} | {nxt.kind} {nxt.message} | {wait} | "
-              f"{nxt.latency:.2f} | {check.busy_cpu:.2f} / {check.quiet_cpu:.2f} |")  # fmt: skip
+        print(
+            f"| {check.how} | {check.sampling_after:.1f} | {nxt.kind} {nxt.message} | {wait} | "
+            f"{nxt.latency:.2f} | {check.busy_cpu:.2f} / {check.quiet_cpu:.2f} |"
+        )
     errors = [line.rstrip() for line in log if "Traceback" in line or "Error" in line]
     print(f"\nserver log: {len(errors)} lines with 'Traceback' or 'Error'")
     for line in errors[:5]:

@@ -31,19 +31,18 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
-from torchvision.utils import save_image
 from tqdm.auto import tqdm
 
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
 from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c
-from .config import config_from_dict
+from .config import Config, config_from_dict
 from .data import to_model_range
 from .distill_targets import Batch, consistency_loss, progressive_loss
 from .errors import UserError
 from .pipeline import TextToImagePipeline
 from .student import make_student
 from .text import PromptEmbeddings
-from .train import batch_text, prepare_data, write_log_row
+from .train import batch_text, prepare_data, sample_grid, write_log_row
 
 METHODS = ("progressive", "consistency")
 SAMPLER = {"progressive": "ddim", "consistency": "lcm"}
@@ -80,8 +79,9 @@ class DistillSettings:
             raise UserError(f"steps must be 1 to 4 (the point of a fast student), got {self.steps}")
         rounds = math.log2(self.teacher_steps / self.steps) if self.teacher_steps > 0 else 0
         if self.method == "progressive" and (rounds < 1 or rounds != int(rounds)):
-            raise UserError(f"teacher-steps must be steps times a power of two (e.g. {self.steps * 4}), "
-                            f"got {self.teacher_steps}")  # fmt: skip
+            raise UserError(
+                f"teacher-steps must be steps times a power of two (e.g. {self.steps * 4}), got {self.teacher_steps}"
+            )
         for name in ("max_steps", "batch_size", "checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise UserError(f"{name.replace('_', '-')} must be at least 1, got {getattr(self, name)}")
@@ -90,8 +90,10 @@ class DistillSettings:
         if self.learning_rate <= 0:
             raise UserError(f"learning-rate must be above 0, got {self.learning_rate}")
         if not 0 <= self.guidance_min <= self.guidance <= self.guidance_max <= 30:
-            raise UserError("need 0 <= guidance-min <= guidance <= guidance-max <= 30, got "
-                            f"{self.guidance_min:g}, {self.guidance:g}, {self.guidance_max:g}")  # fmt: skip
+            raise UserError(
+                "need 0 <= guidance-min <= guidance <= guidance-max <= 30, got "
+                f"{self.guidance_min:g}, {self.guidance:g}, {self.guidance_max:g}"
+            )
         if self.ema_decay is None:
             self.ema_decay = 0.99 if self.method == "progressive" else 0.95
 
@@ -122,9 +124,12 @@ def draw_batch(data, config, settings: DistillSettings, noise_scheduler, stage_s
     indices = torch.randint(len(data.dataset), (size,), generator=rng)
     clean = to_model_range(data.dataset.images[indices])
     caption_ids = data.captions.sample(
-        data.dataset.labels[indices], data.attributes[indices], config.data.attribute_probability,
-        config.data.caption_dropout, rng,
-    )  # fmt: skip
+        data.dataset.labels[indices],
+        data.attributes[indices],
+        config.data.attribute_probability,
+        config.data.caption_dropout,
+        rng,
+    )
     text = batch_text(data.embeddings, caption_ids, config, rng)
     empty = data.embeddings[torch.zeros(size, dtype=torch.long)]
     length = int(empty.mask.sum(1).max())
@@ -167,19 +172,8 @@ def distill(settings: DistillSettings, resume: str | None = None, command: str =
     run_dir = Path(settings.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(settings.seed)
-    teacher_pipe = TextToImagePipeline.from_pretrained(settings.teacher, device=settings.device)
-    if teacher_pipe.unet.config.time_cond_proj_dim is not None:
-        raise UserError(f"{settings.teacher} is already a distilled student; give the full model as --teacher")
-    if teacher_pipe.scheduler.config.prediction_type != "v_prediction":
-        raise UserError("distillation needs a v-prediction teacher (train.prediction_type: v_prediction)")
+    teacher_pipe, config = load_teacher(settings)
     device = teacher_pipe.unet.device
-    teacher_record = teacher_pipe.training_record
-    if "config" not in teacher_record:
-        raise UserError(f"{settings.teacher} has no training config in its training_record.json; "
-                        "give a pipeline written by `python -m diffusion.train`")  # fmt: skip
-    config = config_from_dict(teacher_record["config"])
-    if settings.data_dir is not None:
-        config.data.data_dir = settings.data_dir
     data = prepare_data(config, run_dir)
     noise_scheduler = teacher_pipe.scheduler
     alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
@@ -200,29 +194,27 @@ def distill(settings: DistillSettings, resume: str | None = None, command: str =
         target = frozen(copy.deepcopy(student))
         ema.copy_to(target.parameters())
 
-    record = {
-        "command": command,
-        "config": teacher_record["config"],
-        "data": teacher_record.get("data"),
-        "parameters": sum(p.numel() for p in student.parameters()),
-        "teacher": {
-            "path": str(settings.teacher),
-            "command": teacher_record.get("command"),
-            "steps": teacher_record.get("steps"),
-        },  # fmt: skip
-        "distillation": {k: v for k, v in vars(settings).items() if k not in ("teacher", "output_dir", "device")},
-    }
+    record = distillation_record(settings, teacher_pipe.training_record, student, command)
 
     def defaults(stage_index: int) -> dict:
-        return {"num_inference_steps": stages[stage_index], "guidance_scale": settings.guidance,
-                "scheduler": SAMPLER[settings.method]}  # fmt: skip
+        return {
+            "num_inference_steps": stages[stage_index],
+            "guidance_scale": settings.guidance,
+            "scheduler": SAMPLER[settings.method],
+        }
 
     def save(at_step: int) -> None:
         pipe = export(student, ema, teacher_pipe, {**record, "steps": at_step}, defaults(stage))
         save_checkpoint(
-            run_dir / "checkpoints" / f"step-{at_step:06d}", step=at_step, unet=student, ema=ema, optimizer=optimizer,
-            lr_scheduler=lr_scheduler, pipeline=pipe, extra={"stage": stage, "stage_step": stage_step},
-        )  # fmt: skip
+            run_dir / "checkpoints" / f"step-{at_step:06d}",
+            step=at_step,
+            unet=student,
+            ema=ema,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            pipeline=pipe,
+            extra={"stage": stage, "stage_step": stage_step},
+        )
         prune_checkpoints(run_dir, settings.keep_checkpoints)
 
     log_path = run_dir / "loss.csv"
@@ -274,8 +266,8 @@ def distill(settings: DistillSettings, resume: str | None = None, command: str =
                 speed = window_images / (time.time() - window_start)
                 lr = lr_scheduler.get_last_lr()[0]
                 progress.set_postfix(round=f"{stage + 1}/{len(stages)}", loss=f"{recent:.4f}", img_s=f"{speed:.0f}")
-                row = [step, stage + 1, stages[stage], f"{recent:.5f}", f"{lr:.3e}", f"{speed:.1f}",
-                       f"{time.time() - started:.1f}"]  # fmt: skip
+                elapsed = time.time() - started
+                row = [step, stage + 1, stages[stage], f"{recent:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{elapsed:.1f}"]
                 write_log_row(log_path, row)
                 window_start, window_images = time.time(), 0
             if step % settings.checkpoint_every == 0:
@@ -294,14 +286,44 @@ def distill(settings: DistillSettings, resume: str | None = None, command: str =
     pipe = export(student, ema, teacher_pipe, final, defaults(stage))
     pipeline_dir = run_dir / "pipeline"
     pipe.save_pretrained(pipeline_dir)
-    prompts = config.sample.prompts
-    images = pipe(prompts, num_images_per_prompt=config.sample.images_per_prompt, seed=0, output_type="pt").images
-    (run_dir / "samples").mkdir(exist_ok=True)
-    save_image(images.cpu(), run_dir / "samples" / "final.png", nrow=config.sample.images_per_prompt,
-               normalize=True, value_range=(-1, 1), padding=1)  # fmt: skip
+    sample_grid(pipe, config, run_dir / "samples" / "final.png", own_defaults=True)
     (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
     print(f"done: {step} steps in {wall / 60:.1f} min; {stages[stage]}-step student saved to {pipeline_dir}")
     return pipeline_dir
+
+
+def load_teacher(settings: DistillSettings) -> tuple[TextToImagePipeline, Config]:
+    """The teacher pipeline and the config it was trained with (its data, captions and sample prompts)."""
+    teacher = TextToImagePipeline.from_pretrained(settings.teacher, device=settings.device)
+    if teacher.unet.config.time_cond_proj_dim is not None:
+        raise UserError(f"{settings.teacher} is already a distilled student; give the full model as --teacher")
+    if teacher.scheduler.config.prediction_type != "v_prediction":
+        raise UserError("distillation needs a v-prediction teacher (train.prediction_type: v_prediction)")
+    if "config" not in teacher.training_record:
+        raise UserError(
+            f"{settings.teacher} has no training config in its training_record.json; "
+            "give a pipeline written by `python -m diffusion.train`"
+        )
+    config = config_from_dict(teacher.training_record["config"])
+    if settings.data_dir is not None:
+        config.data.data_dir = settings.data_dir
+    return teacher, config
+
+
+def distillation_record(settings: DistillSettings, teacher_record: dict, student, command: str) -> dict:
+    """What the student's training_record.json says of how it was made, and from which teacher."""
+    return {
+        "command": command,
+        "config": teacher_record["config"],
+        "data": teacher_record.get("data"),
+        "parameters": sum(p.numel() for p in student.parameters()),
+        "teacher": {
+            "path": str(settings.teacher),
+            "command": teacher_record.get("command"),
+            "steps": teacher_record.get("steps"),
+        },
+        "distillation": {k: v for k, v in vars(settings).items() if k not in ("teacher", "output_dir", "device")},
+    }
 
 
 def stage_iterations(settings: DistillSettings, stage: int) -> int:
@@ -325,13 +347,16 @@ def new_student(teacher, settings: DistillSettings, iterations: int):
     else:
         student = copy.deepcopy(teacher).requires_grad_(True)
     student.train()
-    ema = EMAModel(student.parameters(), decay=settings.ema_decay, model_cls=UNet2DConditionModel,
-                   model_config=student.config)  # fmt: skip
+    ema = EMAModel(
+        student.parameters(), decay=settings.ema_decay, model_cls=UNet2DConditionModel, model_config=student.config
+    )
     optimizer = torch.optim.AdamW(student.parameters(), lr=settings.learning_rate, weight_decay=0.0)
     lr_scheduler = get_scheduler(
-        "constant_with_warmup", optimizer, num_warmup_steps=settings.warmup_steps,
+        "constant_with_warmup",
+        optimizer,
+        num_warmup_steps=settings.warmup_steps,
         num_training_steps=iterations,
-    )  # fmt: skip
+    )
     return student, ema, optimizer, lr_scheduler
 
 
@@ -353,9 +378,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--method", default=d.method, help="progressive (default) or consistency")
     parser.add_argument("--steps", type=int, default=d.steps, help=f"the student's steps, 1 to 4 (default {d.steps})")
     parser.add_argument(
-        "--teacher-steps", type=int, default=d.teacher_steps,
+        "--teacher-steps",
+        type=int,
+        default=d.teacher_steps,
         help=f"progressive: guided teacher steps, halved each round (default {d.teacher_steps})",
-    )  # fmt: skip
+    )
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help=f"optimizer steps (default {d.max_steps})")
     parser.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes and export")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)

@@ -63,9 +63,13 @@ def unet_v(unet, z, t, text: PromptEmbeddings, w=None) -> torch.Tensor:
     """One UNet call; `w` goes in as the guidance input of a student."""
     cond = None if w is None else guidance_embedding(w, unet.config.time_cond_proj_dim).to(z.device, z.dtype)
     return unet(
-        z, t, encoder_hidden_states=text.tokens, encoder_attention_mask=text.mask, class_labels=text.pooled,
+        z,
+        t,
+        encoder_hidden_states=text.tokens,
+        encoder_attention_mask=text.mask,
+        class_labels=text.pooled,
         timestep_cond=cond,
-    ).sample.float()  # fmt: skip
+    ).sample.float()
 
 
 def guided_v(teacher, z, t, batch: Batch) -> torch.Tensor:

@@ -29,7 +29,6 @@ from .attention import AttentionStore
 from .data import to_model_range, to_uint8
 from .device import inference_autocast, pick_device
 from .errors import UserError
-from .folders import replace_folder as replace_folder  # re-exported: checkpoint.py imports it from here
 from .folders import resolve_pipeline_folder, staged_folder
 from .model import prepare_unet
 from .nearest_caption import CaptionIndex
@@ -40,11 +39,8 @@ from .saved_pipeline import (
     load_unet,
     read_training_record,
 )
-from .schedulers import DEFAULT_SCHEDULER, make_scheduler
-from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, DEFAULT_STRENGTH, GenerationSettings
-from .settings import MAX_GUIDANCE as MAX_GUIDANCE  # re-exported for the web UI until it reads settings.py
-from .settings import MAX_IMAGES as MAX_IMAGES
-from .settings import MAX_STEPS as MAX_STEPS
+from .schedulers import make_scheduler
+from .settings import DEFAULT_STRENGTH, GenerationSettings, sampling_defaults
 from .student import folds_guidance, guidance_embedding, read_generation_defaults, write_generation_defaults
 from .text import ENCODER_NAME, ENCODER_PACKAGE, ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
 
@@ -189,11 +185,11 @@ class TextToImagePipeline(DiffusionPipeline):
 
     def _named_or_default(self, steps, guidance_scale, scheduler) -> dict:
         """What the caller named, else the folder's `generation_defaults`, else settings.py's defaults."""
-        stored = self.generation_defaults
+        stored = sampling_defaults(self.generation_defaults)
         named = {
-            "steps": (steps, stored.get("num_inference_steps", DEFAULT_STEPS)),
-            "guidance_scale": (guidance_scale, stored.get("guidance_scale", DEFAULT_GUIDANCE)),
-            "scheduler": (scheduler, stored.get("scheduler", DEFAULT_SCHEDULER)),
+            "steps": (steps, stored["num_inference_steps"]),
+            "guidance_scale": (guidance_scale, stored["guidance_scale"]),
+            "scheduler": (scheduler, stored["scheduler"]),
         }
         return {key: default if value is None else value for key, (value, default) in named.items()}
 

@@ -28,8 +28,16 @@ from .imageio import denoising_frames, save_gif, save_png, tensor_grid
 from .nearest_caption import caption_index_of
 from .pipeline import TextToImagePipeline
 from .prompt_notes import notes_for
-from .schedulers import DEFAULT_SCHEDULER, SCHEDULERS
-from .settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, MAX_IMAGES, MAX_STEPS, GenerationSettings, random_seed
+from .schedulers import SCHEDULERS
+from .settings import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_STEPS,
+    MAX_IMAGES,
+    MAX_STEPS,
+    GenerationSettings,
+    random_seed,
+    sampling_defaults,
+)
 
 SHIPPED_PIPELINE = Path(__file__).resolve().parent.parent / "checkpoints" / "fashion-mnist"
 SCALE = 4  # grids and GIFs are drawn 4x (nearest neighbour): 28-pixel images are tiny on a screen
@@ -65,8 +73,7 @@ def settings_from(args: argparse.Namespace, stored: dict | None = None) -> Gener
     """Every value checked before the model is loaded; a missing seed becomes a fresh one, printed in
     the manifest and the PNGs so the images can be made again. Steps, guidance and sampler not given
     come from `stored` (a pipeline's own defaults), else settings.py's defaults."""
-    stored = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
-              "scheduler": DEFAULT_SCHEDULER, **(stored or {})}  # fmt: skip
+    stored = sampling_defaults(stored)
     settings = GenerationSettings(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,

@@ -34,6 +34,13 @@ DEFAULT_STRENGTH = 0.7
 LINE_BREAKS = "\t\n\r"  # whitespace the tokenizer reads as a space; other control characters are refused
 
 
+def sampling_defaults(stored: dict | None) -> dict:
+    """Steps, guidance and sampler for a pipeline when the caller names none: the pipeline's own
+    `generation_defaults` (a distilled student stores its own), else the defaults above."""
+    defaults = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE}
+    return {**defaults, "scheduler": DEFAULT_SCHEDULER, **(stored or {})}
+
+
 # ----- one rule per kind of field -------------------------------------------------------------------------------
 
 

@@ -142,9 +142,12 @@ class TextEncoder:
         parts = []
         for start in range(0, len(prompts), batch_size):
             batch = self.tokenizer(
-                prompts[start : start + batch_size], padding=True, truncation=True,
-                max_length=MAX_PROMPT_TOKENS, return_tensors="pt",
-            ).to(self.device)  # fmt: skip
+                prompts[start : start + batch_size],
+                padding=True,
+                truncation=True,
+                max_length=MAX_PROMPT_TOKENS,
+                return_tensors="pt",
+            ).to(self.device)
             hidden = self.model(**batch).last_hidden_state
             mask = batch["attention_mask"]
             # Sentence embedding exactly as sentence-transformers makes it: masked mean, then L2 norm;

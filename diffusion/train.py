@@ -84,9 +84,11 @@ def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbedding
     embeddings.tokens = embeddings.tokens.half()
     cache_file.parent.mkdir(parents=True, exist_ok=True)
     tensors = {
-        "tokens": embeddings.tokens, "mask": embeddings.mask, "pooled": embeddings.pooled,
+        "tokens": embeddings.tokens,
+        "mask": embeddings.mask,
+        "pooled": embeddings.pooled,
         "key": torch.tensor(list(key.encode()), dtype=torch.uint8),
-    }  # fmt: skip
+    }
     staging = cache_file.with_suffix(f".{os.getpid()}.tmp")  # processes that write at once don't collide
     save_file({k: v.contiguous() for k, v in tensors.items()}, staging)
     staging.replace(cache_file)  # never a half-written cache under the real name
@@ -151,9 +153,12 @@ def training_loss(
     """The mean denoising loss over this process's `share` of the batch (see the module docstring).
     Captions, noise and timesteps are drawn for the whole batch, then cut to the share."""
     caption_ids = data.captions.sample(
-        data.dataset.labels[indices], data.attributes[indices], config.data.attribute_probability,
-        config.data.caption_dropout, rng,
-    )  # fmt: skip
+        data.dataset.labels[indices],
+        data.attributes[indices],
+        config.data.attribute_probability,
+        config.data.caption_dropout,
+        rng,
+    )
     text = batch_text(data.embeddings, caption_ids, config, rng)[share].to(device)
     noise = torch.randn((len(indices), *data.dataset.image_shape), generator=rng)[share].to(device)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=rng)
@@ -188,12 +193,14 @@ def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict, caption_
     return pipe
 
 
-def sample_grid(pipe: TextToImagePipeline, config: Config, path: Path) -> None:
+def sample_grid(pipe: TextToImagePipeline, config: Config, path: Path, own_defaults: bool = False) -> None:
+    """The config's sample prompts at seed 0, a row each; `own_defaults`: at the pipeline's own steps,
+    guidance and sampler (a distilled student's) rather than the config's."""
     s = config.sample
-    images = pipe(
-        s.prompts, num_images_per_prompt=s.images_per_prompt, num_inference_steps=s.num_inference_steps,
-        guidance_scale=s.guidance_scale, scheduler=s.scheduler, seed=0, output_type="pt",
-    ).images  # fmt: skip
+    sampling = dict(num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, scheduler=s.scheduler)
+    if own_defaults:
+        sampling = {}
+    images = pipe(s.prompts, num_images_per_prompt=s.images_per_prompt, seed=0, output_type="pt", **sampling).images
     path.parent.mkdir(parents=True, exist_ok=True)
     save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
 
@@ -254,6 +261,39 @@ def check_batch(batch_size: int, num_images: int, num_processes: int) -> None:
         raise UserError(f"batch-size {batch_size} is smaller than the number of processes ({num_processes})")
 
 
+def training_precision(wanted: str, device: torch.device) -> str:
+    """The mixed precision the config asks for, or fp32 where bf16 would only be emulated."""
+    if wanted == "bf16" and device.type == "cpu" and not cpu_has_bf16():
+        return "no"  # bf16 without hardware support is slower than fp32
+    if wanted == "fp16" and device.type != "cuda":
+        raise UserError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no")
+    return wanted
+
+
+def training_record(config: Config, data: TrainingData, command: str, n_params: int, device, world: int, precision):
+    """What the run's training_record.json says of how the model was made (the steps are added later)."""
+    return {
+        "command": command,
+        "config": config.to_dict(),
+        "data": {
+            "dataset": data.dataset.name,
+            "source": data.dataset.source,
+            "images": len(data.dataset),
+            "captions": len(data.captions) - 1,  # not counting the empty caption
+            "distinct_captions": len(set(data.captions.captions)) - 1,
+        },
+        "parameters": n_params,
+        "device": str(device),
+        "processes": world,
+        "mixed_precision": precision,
+        "versions": {
+            "torch": torch.__version__,
+            "diffusers": diffusers.__version__,
+            "python": platform.python_version(),
+        },
+    }
+
+
 def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     """Run the training loop; return the exported pipeline folder.
 
@@ -264,11 +304,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
 
     t = config.train
     device = pick_device(t.device)
-    precision = t.mixed_precision
-    if precision == "bf16" and device.type == "cpu" and not cpu_has_bf16():
-        precision = "no"  # bf16 without hardware support is slower than fp32
-    if precision == "fp16" and device.type != "cuda":
-        raise UserError("mixed_precision fp16 needs a CUDA GPU; use bf16 or no")
+    precision = training_precision(t.mixed_precision, device)
     accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
     rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
     run_dir = Path(t.output_dir)
@@ -289,9 +325,13 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         t.lr_schedule, optimizer, num_warmup_steps=t.warmup_steps, num_training_steps=t.max_steps
     )
     ema = EMAModel(
-        unet.parameters(), decay=t.ema_decay, use_ema_warmup=True, power=2 / 3,
-        model_cls=UNet2DConditionModel, model_config=unet.config,
-    )  # fmt: skip
+        unet.parameters(),
+        decay=t.ema_decay,
+        use_ema_warmup=True,
+        power=2 / 3,
+        model_cls=UNet2DConditionModel,
+        model_config=unet.config,
+    )
     start_step = 0
     if checkpoint is not None:
         restored = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
@@ -303,26 +343,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     ema.to(accelerator.device)
 
     n_params = count_parameters(unet)
-    record = {
-        "command": command,
-        "config": config.to_dict(),
-        "data": {
-            "dataset": data.dataset.name,
-            "source": data.dataset.source,
-            "images": len(data.dataset),
-            "captions": len(data.captions) - 1,  # not counting the empty caption
-            "distinct_captions": len(set(data.captions.captions)) - 1,
-        },  # fmt: skip
-        "parameters": n_params,
-        "device": str(accelerator.device),
-        "processes": world,
-        "mixed_precision": precision,
-        "versions": {
-            "torch": torch.__version__,
-            "diffusers": diffusers.__version__,
-            "python": platform.python_version(),
-        },
-    }
+    record = training_record(config, data, command, n_params, accelerator.device, world, precision)
     log_path = run_dir / "loss.csv"
     recent_loss = float("nan")  # smoothed, for the log and the progress bar (main process only)
     if is_main:
@@ -342,9 +363,15 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
             ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step}, data.caption_index
         )
         save_checkpoint(
-            checkpoint_dir(step), step=step, unet=accelerator.unwrap_model(unet), ema=ema,
-            optimizer=optimizer, lr_scheduler=lr_scheduler, pipeline=pipe, extra={"config": config.to_dict()},
-        )  # fmt: skip
+            checkpoint_dir(step),
+            step=step,
+            unet=accelerator.unwrap_model(unet),
+            ema=ema,
+            optimizer=optimizer,
+            lr_scheduler=lr_scheduler,
+            pipeline=pipe,
+            extra={"config": config.to_dict()},
+        )
         prune_checkpoints(run_dir, t.keep_checkpoints)
 
     accelerator.print(
@@ -454,11 +481,18 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 FLAG_TO_KEY = {
-    "output_dir": "train.output_dir", "data_dir": "data.data_dir", "max_steps": "train.max_steps",
-    "max_minutes": "train.max_minutes", "checkpoint_every": "train.checkpoint_every",
-    "sample_every": "train.sample_every", "batch_size": "train.batch_size", "learning_rate": "train.learning_rate",
-    "mixed_precision": "train.mixed_precision", "seed": "train.seed", "device": "train.device",
-}  # fmt: skip
+    "output_dir": "train.output_dir",
+    "data_dir": "data.data_dir",
+    "max_steps": "train.max_steps",
+    "max_minutes": "train.max_minutes",
+    "checkpoint_every": "train.checkpoint_every",
+    "sample_every": "train.sample_every",
+    "batch_size": "train.batch_size",
+    "learning_rate": "train.learning_rate",
+    "mixed_precision": "train.mixed_precision",
+    "seed": "train.seed",
+    "device": "train.device",
+}
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

@@ -12,9 +12,19 @@ import numpy as np
 from diffusion import cifar
 
 COLOURS = np.array(
-    [[230, 40, 40], [40, 200, 40], [40, 40, 230], [230, 230, 40], [230, 40, 230],
-     [40, 230, 230], [240, 140, 30], [140, 60, 200], [250, 250, 250], [120, 120, 120]],
-)  # fmt: skip
+    [
+        [230, 40, 40],
+        [40, 200, 40],
+        [40, 40, 230],
+        [230, 230, 40],
+        [230, 40, 230],
+        [40, 230, 230],
+        [240, 140, 30],
+        [140, 60, 200],
+        [250, 250, 250],
+        [120, 120, 120],
+    ],
+)
 
 
 def make_colour_images(count: int, seed: int) -> tuple[np.ndarray, list[int]]:
@@ -39,9 +49,11 @@ def write_fake_cifar10(root: Path, per_batch: int = 40, test_count: int = 60) ->
     for name, count, seed in splits:
         images, labels = make_colour_images(count, seed)
         entry = {
-            "batch_label": name, "labels": labels, "data": images.reshape(count, -1),
+            "batch_label": name,
+            "labels": labels,
+            "data": images.reshape(count, -1),
             "filenames": [f"{name}_{i}.png" for i in range(count)],
-        }  # fmt: skip
+        }
         payload = pickle.dumps(entry)
         (folder / name).write_bytes(payload)
         md5[name] = hashlib.md5(payload).hexdigest()

@@ -36,9 +36,14 @@ def process_group(command: list[str], log: Path, preexec_fn: Callable | None = N
     nobody reads would fill up and stall it); on the way out, SIGKILL the whole group."""
     with open(log, "w") as output:
         process = subprocess.Popen(
-            command, cwd=ROOT, env=child_env(), start_new_session=True, preexec_fn=preexec_fn,
-            stdout=output, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+            command,
+            cwd=ROOT,
+            env=child_env(),
+            start_new_session=True,
+            preexec_fn=preexec_fn,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
     process.log = log
     try:
         yield process

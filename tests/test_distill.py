@@ -43,8 +43,10 @@ def test_student_loads_with_its_few_step_defaults(student):
     pipe = TextToImagePipeline.from_pretrained(student, device="cpu")
     assert pipe.generation_defaults == {"num_inference_steps": 4, "guidance_scale": 3.0, "scheduler": "ddim"}
     assert json.loads((student / "pipeline" / "generation_defaults.json").read_text()) == pipe.generation_defaults
-    assert all(name.endswith(".safetensors") or "." not in name or name.endswith(".json")
-               for name in (p.name for p in (student / "pipeline").rglob("*") if p.is_file()))  # fmt: skip
+    assert all(
+        name.endswith(".safetensors") or "." not in name or name.endswith(".json")
+        for name in (p.name for p in (student / "pipeline").rglob("*") if p.is_file())
+    )
     assert (student / "stages" / "stage-0" / "model_index.json").is_file()  # the 8-step round's student
 
 

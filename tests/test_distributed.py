@@ -40,11 +40,28 @@ def launch(config_file: Path, *extra: str) -> list[str]:
     """Two processes through torchrun on the CPU (gloo): `--cpu --num_processes 2` would start one process,
     because accelerate starts several CPU processes only through mpirun."""
     return [
-        sys.executable, "-m", "accelerate.commands.launch", "--multi_gpu", "--num_processes", "2",
-        "--num_machines", "1", "--mixed_precision", "no", "--dynamo_backend", "no",
-        "--main_process_port", str(free_port()),
-        "-m", "diffusion.train", "--config", str(config_file), "--device", "cpu", *extra,
-    ]  # fmt: skip
+        sys.executable,
+        "-m",
+        "accelerate.commands.launch",
+        "--multi_gpu",
+        "--num_processes",
+        "2",
+        "--num_machines",
+        "1",
+        "--mixed_precision",
+        "no",
+        "--dynamo_backend",
+        "no",
+        "--main_process_port",
+        str(free_port()),
+        "-m",
+        "diffusion.train",
+        "--config",
+        str(config_file),
+        "--device",
+        "cpu",
+        *extra,
+    ]
 
 
 @pytest.fixture(scope="module")
@@ -131,8 +148,11 @@ def test_only_the_main_process_writes(two_process_run, one_process_run):
     assert (two_process_run / "loss.csv").read_text().count("step,loss") == 1
     assert [p.name for p in checkpoint_folders(two_process_run)] == ["step-000008", "step-000012"]
     assert sorted(p.name for p in (two_process_run / "samples").iterdir()) == [
-        "final.png", "step-000004.png", "step-000008.png", "step-000012.png",
-    ]  # fmt: skip
+        "final.png",
+        "step-000004.png",
+        "step-000008.png",
+        "step-000012.png",
+    ]
     resumed = (two_process_run.parent / "resumed.log").read_text()
     assert resumed.count("training ") == 1 and resumed.count("done: ") == 1, resumed
 

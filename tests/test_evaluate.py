@@ -256,8 +256,11 @@ def test_missing_classifier_is_a_clear_error(tiny_pipeline, tmp_path, capsys):
 def test_cli_prints_no_traceback():
     result = subprocess.run(
         [sys.executable, "-m", "diffusion.evaluate", "--checkpoint", "/nonexistent"],
-        capture_output=True, text=True, cwd=ROOT, timeout=120,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        timeout=120,
+    )
     assert result.returncode == 2
     assert "Traceback" not in result.stderr and result.stderr.startswith("error:")
 

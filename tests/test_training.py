@@ -80,9 +80,18 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_first(idx_data_dir, tmp_path, stop_si
     """The child starts with Ctrl-C ignored, as under a background shell job: the trainer must still stop."""
     run = tmp_path / "run"
     command = python_module(
-        "diffusion.train", "--config", "configs/tiny.yaml", "--data-dir", str(idx_data_dir),
-        "--output-dir", str(run), "--max-steps", "100000", "--checkpoint-every", "100000",
-    )  # fmt: skip
+        "diffusion.train",
+        "--config",
+        "configs/tiny.yaml",
+        "--data-dir",
+        str(idx_data_dir),
+        "--output-dir",
+        str(run),
+        "--max-steps",
+        "100000",
+        "--checkpoint-every",
+        "100000",
+    )
     with process_group(command, tmp_path / "train.log", preexec_fn=ignore_sigint) as process:
         wait_for(lambda: (run / "loss.csv").is_file() and len(read_loss(run)) >= 1, process, timeout=300)
         os.kill(process.pid, stop_signal)
@@ -122,9 +131,16 @@ def test_a_few_steps_on_the_installed_fashion_mnist(tmp_path):
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         pytest.fail("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
     result = run_train_cli(
-        "--config", "configs/tiny.yaml", "--output-dir", str(tmp_path / "run"), "--max-steps", "6",
-        "--checkpoint-every", "3", timeout=600,
-    )  # fmt: skip
+        "--config",
+        "configs/tiny.yaml",
+        "--output-dir",
+        str(tmp_path / "run"),
+        "--max-steps",
+        "6",
+        "--checkpoint-every",
+        "3",
+        timeout=600,
+    )
     assert result.returncode == 0, result.stderr
     assert "60000 fashion_mnist images" in result.stdout + result.stderr
     assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()

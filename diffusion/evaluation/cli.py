@@ -10,8 +10,7 @@ from pathlib import Path
 from ..data import load_dataset
 from ..errors import UserError
 from ..pipeline import pipeline_dataset
-from ..schedulers import DEFAULT_SCHEDULER
-from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..settings import DEFAULT_STEPS, sampling_defaults
 from .classifier import default_classifier_dir, load_classifier, save_classifier, train_classifier
 from .results import EvaluationResult, json_ready
 from .run import DEFAULT_SWEEP, check_settings, evaluate_pipeline
@@ -95,8 +94,7 @@ def evaluate_command(argv: list[str]) -> None:
     from ..pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
-    stored = {"num_inference_steps": DEFAULT_STEPS, "guidance_scale": DEFAULT_GUIDANCE,
-              "scheduler": DEFAULT_SCHEDULER, **pipe.generation_defaults}  # fmt: skip
+    stored = sampling_defaults(pipe.generation_defaults)
     steps = stored["num_inference_steps"] if args.steps is None else args.steps
     guidance = stored["guidance_scale"] if args.guidance is None else args.guidance
     scheduler = stored["scheduler"] if args.scheduler is None else args.scheduler
@@ -106,9 +104,18 @@ def evaluate_command(argv: list[str]) -> None:
     dataset = pipeline_dataset(pipe) or "fashion_mnist"
     classifier = load_classifier(args.classifier or default_classifier_dir(dataset), pipe.device)
     metrics = evaluate_pipeline(
-        pipe, classifier, images_per_prompt, guidance, sweep, steps, scheduler, args.seed,
-        data_dir=args.data_dir, out_dir=args.out, checkpoint=str(args.checkpoint),
-    )  # fmt: skip
+        pipe,
+        classifier,
+        images_per_prompt,
+        guidance,
+        sweep,
+        steps,
+        scheduler,
+        args.seed,
+        data_dir=args.data_dir,
+        out_dir=args.out,
+        checkpoint=str(args.checkpoint),
+    )
     if args.record:
         record_evaluation(args.checkpoint, metrics, "python -m diffusion.evaluate " + " ".join(argv))
     print(summary(metrics) + f"; report in {Path(args.out) / 'report.md'}")

@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ..imageio import enlarge
-from ..schedulers import DEFAULT_SCHEDULER
-from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+from ..settings import sampling_defaults
 from .files import DOWNLOAD_SCALE, RunFolders, picture
 from .render import preview_frame
 from .requests import check_request, stripped
@@ -36,12 +35,8 @@ EMPTY_HINT = "Live: type a prompt and the fast model draws it as you type."
 
 def model_defaults(pipe) -> tuple[int, float, str]:
     """Steps, guidance and sampler a pipeline samples with when none are named (a student stores its own)."""
-    stored = pipe.generation_defaults
-    return (
-        stored.get("num_inference_steps", DEFAULT_STEPS),
-        stored.get("guidance_scale", DEFAULT_GUIDANCE),
-        stored.get("scheduler", DEFAULT_SCHEDULER),
-    )
+    stored = sampling_defaults(pipe.generation_defaults)
+    return stored["num_inference_steps"], stored["guidance_scale"], stored["scheduler"]
 
 
 class Tickets:
