@@ -55,4 +55,9 @@ def stop_like_ctrl_c() -> None:
     signal.signal(signal.SIGTERM, raise_keyboard_interrupt)
 
 
+def typed_command(module: str, argv: list[str] | None) -> str:
+    """The command as the user typed it, for the training record: `argv`, or the process's own arguments."""
+    return f"python -m {module} " + " ".join(sys.argv[1:] if argv is None else argv)
+
+
 SAVED_ON_STOP = "stopped; the checkpoint above holds the progress (continue with --resume latest)"

@@ -34,7 +34,7 @@ from diffusers.training_utils import EMAModel
 from tqdm.auto import tqdm
 
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
-from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c
+from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
 from .config import Config, config_from_dict
 from .data import to_model_range
 from .distill_targets import Batch, consistency_loss, progressive_loss
@@ -403,7 +403,7 @@ def main(argv=None) -> None:
     def command():
         args = parse_args(argv)
         settings = DistillSettings(**{name: value for name, value in vars(args).items() if name != "resume"})
-        command = "python -m diffusion.distill " + " ".join(sys.argv[1:] if argv is None else argv)
+        command = typed_command("diffusion.distill", argv)
         distill(settings, resume=args.resume, command=command)
 
     stop_like_ctrl_c()

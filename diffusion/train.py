@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import signal
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -43,7 +42,7 @@ from tqdm.auto import tqdm
 
 from .captions import CaptionBank, CaptionGrammar, brightness_attributes
 from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, remove_unfinished, save_checkpoint
-from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c
+from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
 from .config import Config, load_config, override
 from .data import ImageDataset, load_dataset, to_model_range
 from .device import cpu_has_bf16, pick_device
@@ -516,7 +515,7 @@ def main(argv=None) -> None:
     def command():
         args = parse_args(argv)
         config = config_from_args(args)
-        command = "python -m diffusion.train " + " ".join(sys.argv[1:] if argv is None else argv)
+        command = typed_command("diffusion.train", argv)
         train(config, resume=args.resume, command=command)
 
     stop_like_ctrl_c()

@@ -7,6 +7,7 @@ import json
 import sys
 from pathlib import Path
 
+from ..cli import ArgumentParser, run, typed_command
 from ..data import load_dataset
 from ..errors import UserError
 from ..pipeline import pipeline_dataset
@@ -32,13 +33,6 @@ a quarter of an hour on 2 CPU cores. --fast (2 images per prompt, 8 steps, scale
 """
 
 
-class Parser(argparse.ArgumentParser):
-    """Bad arguments are user errors too: one line, exit code 2, like every other mistake."""
-
-    def error(self, message):
-        raise UserError(f"{message} (see --help)")
-
-
 def parse_sweep(text: str) -> tuple[float, ...]:
     if text.strip().lower() in ("", "none", "off"):
         return ()
@@ -49,7 +43,7 @@ def parse_sweep(text: str) -> tuple[float, ...]:
 
 
 def evaluate_command(argv: list[str]) -> None:
-    parser = Parser(
+    parser = ArgumentParser(
         prog="python -m diffusion.evaluate",
         description=USAGE,
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -117,7 +111,7 @@ def evaluate_command(argv: list[str]) -> None:
         checkpoint=str(args.checkpoint),
     )
     if args.record:
-        record_evaluation(args.checkpoint, metrics, "python -m diffusion.evaluate " + " ".join(argv))
+        record_evaluation(args.checkpoint, metrics, typed_command("diffusion.evaluate", argv))
     print(summary(metrics) + f"; report in {Path(args.out) / 'report.md'}")
 
 
@@ -143,7 +137,7 @@ def record_evaluation(checkpoint: str, result: EvaluationResult, command: str) -
 
 
 def train_classifier_command(argv: list[str]) -> None:
-    parser = Parser(
+    parser = ArgumentParser(
         prog="python -m diffusion.evaluate train-classifier",
         description="Train the reference classifier on a dataset's training split and save it.",
         epilog="Example: python -m diffusion.evaluate train-classifier --dataset fashion_mnist --epochs 10",
@@ -178,11 +172,7 @@ def train_classifier_command(argv: list[str]) -> None:
 
 def main(argv: list[str] | None = None) -> None:
     argv = sys.argv[1:] if argv is None else list(argv)
-    try:
-        if argv[:1] == ["train-classifier"]:
-            train_classifier_command(argv[1:])
-        else:
-            evaluate_command(argv)
-    except UserError as error:
-        print(f"error: {error}", file=sys.stderr)
-        raise SystemExit(2) from None
+    if argv[:1] == ["train-classifier"]:
+        run(lambda: train_classifier_command(argv[1:]))
+    else:
+        run(lambda: evaluate_command(argv))
