@@ -42,7 +42,7 @@ from .errors import UserError
 from .pipeline import TextToImagePipeline
 from .student import make_student
 from .text import PromptEmbeddings
-from .train import batch_text, prepare_data, sample_grid, write_log_row
+from .train import batch_text, draw_captions, prepare_data, sample_grid, write_log_row
 
 METHODS = ("progressive", "consistency")
 SAMPLER = {"progressive": "ddim", "consistency": "lcm"}
@@ -123,13 +123,7 @@ def draw_batch(data, config, settings: DistillSettings, noise_scheduler, stage_s
     size = settings.batch_size
     indices = torch.randint(len(data.dataset), (size,), generator=rng)
     clean = to_model_range(data.dataset.images[indices])
-    caption_ids = data.captions.sample(
-        data.dataset.labels[indices],
-        data.attributes[indices],
-        config.data.attribute_probability,
-        config.data.caption_dropout,
-        rng,
-    )
+    caption_ids = draw_captions(data, indices, config, rng)
     text = batch_text(data.embeddings, caption_ids, config, rng)
     empty = data.embeddings[torch.zeros(size, dtype=torch.long)]
     length = int(empty.mask.sum(1).max())

@@ -146,18 +146,19 @@ def batch_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -
     return PromptEmbeddings(text.tokens[:, :length].float(), text.mask[:, :length], text.pooled)
 
 
+def draw_captions(data: TrainingData, indices, config: Config, rng) -> torch.Tensor:
+    """One caption per image of the batch (indices into `data.captions`), drawn as the config says."""
+    d = config.data
+    labels, attributes = data.dataset.labels[indices], data.attributes[indices]
+    return data.captions.sample(labels, attributes, d.attribute_probability, d.caption_dropout, rng)
+
+
 def training_loss(
     unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device, share=slice(None)
 ) -> torch.Tensor:
     """The mean denoising loss over this process's `share` of the batch (see the module docstring).
     Captions, noise and timesteps are drawn for the whole batch, then cut to the share."""
-    caption_ids = data.captions.sample(
-        data.dataset.labels[indices],
-        data.attributes[indices],
-        config.data.attribute_probability,
-        config.data.caption_dropout,
-        rng,
-    )
+    caption_ids = draw_captions(data, indices, config, rng)
     text = batch_text(data.embeddings, caption_ids, config, rng)[share].to(device)
     noise = torch.randn((len(indices), *data.dataset.image_shape), generator=rng)[share].to(device)
     timesteps = torch.randint(0, noise_scheduler.config.num_train_timesteps, (len(indices),), generator=rng)

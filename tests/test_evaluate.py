@@ -153,7 +153,9 @@ def tiny_pipeline(tmp_path_factory):
     from diffusion.pipeline import TextToImagePipeline
 
     torch.manual_seed(0)
-    config = ModelConfig(block_out_channels=[16, 32], cross_attention_levels=[False, True], norm_num_groups=8)
+    config = ModelConfig(
+        block_out_channels=[16, 32], cross_attention_levels=[False, True], attention_head_dim=2, norm_num_groups=8
+    )
     scheduler = DDPMScheduler(beta_schedule="squaredcos_cap_v2", prediction_type="v_prediction")
     pipe = TextToImagePipeline(unet=build_unet(config, (1, 28, 28)), scheduler=scheduler)
     folder = tmp_path_factory.mktemp("tiny") / "pipeline"

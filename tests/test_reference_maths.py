@@ -22,7 +22,7 @@ from diffusion.model import build_unet
 from diffusion.pipeline import TextToImagePipeline, predict_clean_image
 from diffusion.schedulers import SCHEDULERS, make_scheduler
 from diffusion.text import EMBEDDING_DIM, shared_text_encoder
-from diffusion.train import batch_text, prepare_data, training_loss
+from diffusion.train import batch_text, draw_captions, prepare_data, training_loss
 
 from .conftest import ROOT
 
@@ -191,13 +191,7 @@ def test_training_loss_is_the_weighted_mse_written_out(training_data, base_tiny_
         # The same random draws, in training_loss's order; then every formula by hand.
         rng = torch.Generator().manual_seed(3)
         data = training_data
-        caption_ids = data.captions.sample(
-            data.dataset.labels[indices],
-            data.attributes[indices],
-            config.data.attribute_probability,
-            config.data.caption_dropout,
-            rng,
-        )
+        caption_ids = draw_captions(data, indices, config, rng)
         text = batch_text(data.embeddings, caption_ids, config, rng)
         noise = torch.randn((len(indices), *data.dataset.image_shape), generator=rng)
         t = torch.randint(0, 1000, (len(indices),), generator=rng)
