@@ -83,6 +83,7 @@ class EvaluationResult:
     dataset: str
     settings: Settings
     classifier_test_accuracy: float
+    classifier_test_per_class: dict[str, float]  # the judge's recall on real test images of each class
     class_prompts: PromptSetResult
     held_out: PromptSetResult
     free_form: PromptSetResult | None

@@ -133,6 +133,7 @@ def measure(
         dataset=dataset,
         settings=settings,
         classifier_test_accuracy=(test_logits.argmax(1) == test.labels).float().mean().item(),
+        classifier_test_per_class=accuracy_per_class(test_logits.argmax(1), test.labels, names),
         class_prompts=judged("class"),
         held_out=judged("held_out"),
         free_form=judged("free_form") if "free_form" in sets else None,
