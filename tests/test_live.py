@@ -69,9 +69,10 @@ def test_live_redraws_the_pictures_as_the_prompt_grows(app):
         first, short = live_updates(app, "a dark")
     finally:
         hook.remove()
-    # One picture first, then all of them; the student's 4 stored steps, guidance built in: one call each.
-    assert calls == [1] * 4 + [LIVE_IMAGES] * 4
+    # One picture first, then the rest beside it; the student's 4 stored steps, guidance built in: one call each.
+    assert calls == [1] * 4 + [LIVE_IMAGES - 1] * 4
     assert first["status"].startswith("Live: 1 image of “a dark”") and len(first["gallery"]) == 1
+    assert np.array_equal(pixels(first["gallery"]), pixels(short["gallery"][:1]))  # kept, not drawn again
     longer, again = live(app, "a dark coat"), live(app, "a dark coat")
     assert short["status"].startswith(f"Live: {LIVE_IMAGES} images of “a dark”, 4 steps in ")
     assert "seeds 3–6" in short["status"] and short["seed_used"] == 3
@@ -81,6 +82,11 @@ def test_live_redraws_the_pictures_as_the_prompt_grows(app):
     assert change > 8, "another word should change the picture"
     assert PIL.Image.open(longer["preview"]).width > 28 * 4  # the last step, x_t beside x0
     assert longer["files"] is None and longer["attention"] is None  # none left from an earlier run
+
+
+def test_a_random_seed_gives_the_whole_set_consecutive_seeds(app):
+    seeds = [int(caption.split()[1]) for _, caption in live(app, "a bag", seed=-1)["gallery"]]
+    assert seeds == list(range(seeds[0], seeds[0] + LIVE_IMAGES))
 
 
 def test_an_empty_prompt_gives_a_hint_and_a_bad_one_a_status_line(app):

@@ -16,7 +16,7 @@ import gradio as gr
 from ..errors import UserError
 from ..settings import random_seed as new_seed
 from . import history as past
-from .live import DEFAULT_MODEL, FAST_MODEL, live_update, model_defaults
+from .live import DEFAULT_MODEL, FAST_MODEL, live_run, model_defaults
 from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
@@ -208,14 +208,10 @@ def live(app: App, prompt, seed, ticket, request: gr.Request):
     """The fast model's pictures of the prompt as it stands; nothing when a newer change has come."""
     session = request.session_hash or ""
 
-    def run():
-        fast, current = app.model(FAST_MODEL), lambda: app.tickets.is_current(session, ticket)
-        # One picture first, within a keystroke's time; then the full set, unless the visitor typed on
-        # (then that run stops at its first step and the newer change draws its own first picture).
-        yield live_update(fast, prompt, seed, images=1, current=current)
-        yield live_update(fast, prompt, seed, current=current)
+    def current() -> bool:
+        return app.tickets.is_current(session, ticket)
 
-    yield from in_status(run(), IMAGE_FIELDS)
+    yield from in_status(live_run(app.model(FAST_MODEL), prompt, seed, current), IMAGE_FIELDS)
 
 
 def start(app: App, tab: str, request: gr.Request):

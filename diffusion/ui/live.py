@@ -11,8 +11,11 @@ from __future__ import annotations
 
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import torch
 
 from ..imageio import enlarge
 from ..settings import sampling_defaults
@@ -68,12 +71,51 @@ def live_folders(root: Path) -> RunFolders:
     return RunFolders(folder, keep=LIVE_FOLDERS_KEPT)
 
 
-def live_update(app: App, prompt, seed, images: int = LIVE_IMAGES, current=None) -> Update:
-    """`app.pipe`'s images of the prompt at its stored settings: the last step's preview, the pictures and a
-    status line. An empty prompt gives a hint, not an error. When `current()` turns False (a newer
-    keystroke), the run stops at its next step and nothing on the page changes."""
+@dataclass
+class Drawn:
+    """Pictures of one prompt drawn so far: the images, their seeds, the last step's x_t and x0, the time."""
+
+    prompt: str
+    steps: int
+    images: list
+    seeds: list[int]
+    x_t: torch.Tensor
+    x0: torch.Tensor
+    seconds: float
+
+    def joined(self, more: Drawn) -> Drawn:
+        return Drawn(
+            self.prompt,
+            self.steps,
+            self.images + more.images,
+            self.seeds + more.seeds,
+            torch.cat([self.x_t, more.x_t]),
+            torch.cat([self.x0, more.x0]),
+            self.seconds + more.seconds,
+        )
+
+
+def live_run(app: App, prompt, seed, current=None):
+    """The updates of one live run: one picture first, within a keystroke's time; then the rest (the seeds
+    after it), shown together with it. When `current()` turns False (a newer keystroke), the run stops at
+    its next step and nothing on the page changes; an empty prompt gives a hint, not an error."""
     if not stripped(prompt or ""):
-        return Update(status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None)
+        yield Update(status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None)
+        return
+    steps, guidance, scheduler = model_defaults(app.pipe)
+    # Every field checked for the whole set before the first picture, and one seed for all (-1: random).
+    whole = check_request(app.limits, prompt, "", steps, guidance, LIVE_IMAGES, seed, scheduler)
+    first = draw(app, prompt, whole.seed, 1, current)
+    if first is None:
+        yield Update()
+        return
+    yield live_page(app, first)
+    rest = draw(app, prompt, whole.seed + 1, LIVE_IMAGES - 1, current)
+    yield Update() if rest is None else live_page(app, first.joined(rest))
+
+
+def draw(app: App, prompt, seed, images: int, current=None) -> Drawn | None:
+    """`app.pipe`'s images of the prompt at its stored settings; None when a newer keystroke came."""
     steps, guidance, scheduler = model_defaults(app.pipe)
     checked = check_request(app.limits, prompt, "", steps, guidance, images, seed, scheduler)
     stale = (lambda: False) if current is None else (lambda: not current())
@@ -89,19 +131,24 @@ def live_update(app: App, prompt, seed, images: int = LIVE_IMAGES, current=None)
             raise Stopped
         output = app.pipe(**checked.pipeline_kwargs(), callback_on_step_end=on_step)
     except Stopped:
-        return Update()
+        return None
     seconds = time.perf_counter() - started
-    folder, seeds = app.live_folders.new(), output.seeds
+    return Drawn(checked.prompt, steps, list(output.images), list(output.seeds), last["x_t"], last["x0"], seconds)
+
+
+def live_page(app: App, drawn: Drawn) -> Update:
+    """The pictures on the page: the last step's preview, the gallery and a status line."""
+    folder, seeds = app.live_folders.new(), drawn.seeds
     gallery = [
         (picture(folder, enlarge(image, DOWNLOAD_SCALE), f"live-{seed}"), f"seed {seed}")
-        for image, seed in zip(output.images, seeds, strict=True)
+        for image, seed in zip(drawn.images, seeds, strict=True)
     ]
     count = len(seeds)
     seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
     return Update(
-        preview=picture(folder, preview_frame(last["x_t"], last["x0"]), "live-preview"),
-        status=f"Live: {count} image{'s' * (count > 1)} of “{checked.prompt}”, {steps} steps in {seconds:.2f} s, "
-        f"{seed_text}. Keep typing to redraw; Generate gives downloads and attention maps.",
+        preview=picture(folder, preview_frame(drawn.x_t, drawn.x0), "live-preview"),
+        status=f"Live: {count} image{'s' * (count > 1)} of “{drawn.prompt}”, {drawn.steps} steps in "
+        f"{drawn.seconds:.2f} s, {seed_text}. Keep typing to redraw; Generate gives downloads and attention maps.",
         seed_used=seeds[0],
         gallery=gallery,
         files=None,
