@@ -100,18 +100,8 @@ def main() -> None:
     gflops = matmul_gflops(size=1024, repeats=20)
     rows = {}
     for name in VARIANTS:
-        child = [
-            sys.executable,
-            __file__,
-            "--variant",
-            name,
-            "--student",
-            args.student,
-            "--teacher",
-            args.teacher,
-            "--repeats",
-            str(args.repeats),
-        ]
+        models = ["--student", args.student, "--teacher", args.teacher]
+        child = [sys.executable, __file__, "--variant", name, *models, "--repeats", str(args.repeats)]
         output = subprocess.run(child, check=True, capture_output=True, text=True).stdout
         rows[name] = json.loads(output.strip().splitlines()[-1])
     gflops_after = matmul_gflops(size=1024, repeats=20)

@@ -91,3 +91,11 @@ def finish(process: subprocess.Popen, timeout: float) -> str:
 
 def python_module(module: str, *args: str) -> list[str]:
     return [sys.executable, "-m", module, *args]
+
+
+def options(**values) -> list[str]:
+    """Command-line options from keywords: `max_steps=6` gives `--max-steps 6`, `fast=True` a bare `--fast`."""
+    argv = []
+    for name, value in values.items():
+        argv += ["--" + name.replace("_", "-")] + ([] if value is True else [str(value)])
+    return argv

@@ -22,6 +22,7 @@ from diffusion.train import train
 
 from .cifar_files import make_colour_images, write_fake_cifar10
 from .idx_files import make_images, write_fake_mnist
+from .processes import options
 
 
 @pytest.fixture(scope="module")
@@ -107,48 +108,17 @@ def test_train_sample_export_reload_and_evaluate(dataset, shape, prompts, base_t
     assert {image.mode for image in images} == {"RGB" if shape[0] == 3 else "L"}
 
     out = tmp_path / "samples"
-    sample.main(
-        [
-            "--checkpoint",
-            str(run),
-            "--prompt",
-            prompts[1],
-            "--num-images",
-            "2",
-            "--steps",
-            "4",
-            "--seed",
-            "0",
-            "--out",
-            str(out),
-        ]
-    )
+    sample.main(options(checkpoint=run, prompt=prompts[1], num_images=2, steps=4, seed=0, out=out))
     written = [Image.open(p) for p in sorted(out.glob("*.png")) if "grid" not in p.name]
     assert len(written) >= 2 and all(image.size == shape[1:] for image in written)
 
     classifier = tmp_path / "classifier"
-    evaluate.main(
-        ["train-classifier", "--dataset", dataset, "--data-dir", str(root), "--epochs", "15", "--out", str(classifier)]
-    )
+    evaluate.main(["train-classifier", *options(dataset=dataset, data_dir=root, epochs=15, out=classifier)])
     info = json.loads((classifier / "classifier.json").read_text())
     assert info["image_shape"] == list(shape) and info["test_accuracy"] > 0.5  # the synthetic classes are easy
 
     report = tmp_path / "evaluation"
-    evaluate.main(
-        [
-            "--checkpoint",
-            str(run),
-            "--classifier",
-            str(classifier),
-            "--fast",
-            "--steps",
-            "4",
-            "--data-dir",
-            str(root),
-            "--out",
-            str(report),
-        ]
-    )
+    evaluate.main(options(checkpoint=run, classifier=classifier, fast=True, steps=4, data_dir=root, out=report))
     metrics = json.loads((report / "metrics.json").read_text())
     assert 0 <= metrics["class_prompts"]["accuracy"] <= 1
     assert metrics["frechet"]["generated"] > 0

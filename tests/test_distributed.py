@@ -39,29 +39,10 @@ def free_port() -> int:
 def launch(config_file: Path, *extra: str) -> list[str]:
     """Two processes through torchrun on the CPU (gloo): `--cpu --num_processes 2` would start one process,
     because accelerate starts several CPU processes only through mpirun."""
-    return [
-        sys.executable,
-        "-m",
-        "accelerate.commands.launch",
-        "--multi_gpu",
-        "--num_processes",
-        "2",
-        "--num_machines",
-        "1",
-        "--mixed_precision",
-        "no",
-        "--dynamo_backend",
-        "no",
-        "--main_process_port",
-        str(free_port()),
-        "-m",
-        "diffusion.train",
-        "--config",
-        str(config_file),
-        "--device",
-        "cpu",
-        *extra,
-    ]
+    launcher = "-m accelerate.commands.launch --multi_gpu --num_processes 2 --num_machines 1 --mixed_precision no"
+    launcher += " --dynamo_backend no"
+    trainer = ["-m", "diffusion.train", "--config", str(config_file), "--device", "cpu", *extra]
+    return [sys.executable, *launcher.split(), "--main_process_port", str(free_port()), *trainer]
 
 
 @pytest.fixture(scope="module")

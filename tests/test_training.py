@@ -19,7 +19,7 @@ from diffusion.train import batch_text, train
 from diffusion.train import main as train_main
 
 from .conftest import ROOT
-from .processes import finish, ignore_sigint, process_group, python_module, wait_for
+from .processes import finish, ignore_sigint, options, process_group, python_module, wait_for
 
 
 def read_loss(run: Path) -> list[float]:
@@ -79,19 +79,11 @@ def run_train_cli(*args, **kwargs) -> subprocess.CompletedProcess:
 def test_ctrl_c_or_kill_saves_a_checkpoint_first(idx_data_dir, tmp_path, stop_signal):
     """The child starts with Ctrl-C ignored, as under a background shell job: the trainer must still stop."""
     run = tmp_path / "run"
-    command = python_module(
-        "diffusion.train",
-        "--config",
-        "configs/tiny.yaml",
-        "--data-dir",
-        str(idx_data_dir),
-        "--output-dir",
-        str(run),
-        "--max-steps",
-        "100000",
-        "--checkpoint-every",
-        "100000",
+    never = 100_000  # steps: it runs until stopped
+    args = options(
+        config="configs/tiny.yaml", data_dir=idx_data_dir, output_dir=run, max_steps=never, checkpoint_every=never
     )
+    command = python_module("diffusion.train", *args)
     with process_group(command, tmp_path / "train.log", preexec_fn=ignore_sigint) as process:
         wait_for(lambda: (run / "loss.csv").is_file() and len(read_loss(run)) >= 1, process, timeout=300)
         os.kill(process.pid, stop_signal)
@@ -130,17 +122,8 @@ def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, run_cli)
 def test_a_few_steps_on_the_installed_fashion_mnist(tmp_path):
     if not Path("/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz").is_file():
         pytest.fail("Fashion-MNIST is not installed: apt-get install dataset-fashion-mnist")
-    result = run_train_cli(
-        "--config",
-        "configs/tiny.yaml",
-        "--output-dir",
-        str(tmp_path / "run"),
-        "--max-steps",
-        "6",
-        "--checkpoint-every",
-        "3",
-        timeout=600,
-    )
+    args = options(config="configs/tiny.yaml", output_dir=tmp_path / "run", max_steps=6, checkpoint_every=3)
+    result = run_train_cli(*args, timeout=600)
     assert result.returncode == 0, result.stderr
     assert "60000 fashion_mnist images" in result.stdout + result.stderr
     assert (tmp_path / "run" / "pipeline" / "model_index.json").is_file()
