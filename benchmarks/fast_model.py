@@ -46,8 +46,7 @@ LABELS = {
 def run_variant(name: str, paths: dict, repeats: int) -> dict:
     """Time one variant in this process; returns a JSON-ready row."""
     from diffusion import TextToImagePipeline
-    from diffusion.schedulers import DEFAULT_SCHEDULER
-    from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS
+    from diffusion.settings import sampling_defaults
 
     which, kwargs, factor = VARIANTS[name]
     pipe = TextToImagePipeline.from_pretrained(paths[which], device="cpu")
@@ -60,8 +59,7 @@ def run_variant(name: str, paths: dict, repeats: int) -> dict:
         start = time.perf_counter()
         pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs)
         times.append(time.perf_counter() - start)
-    defaults = dict(scheduler=DEFAULT_SCHEDULER, num_inference_steps=DEFAULT_STEPS, guidance_scale=DEFAULT_GUIDANCE)
-    settings = {**defaults, **pipe.generation_defaults, **kwargs}
+    settings = sampling_defaults(pipe.generation_defaults) | kwargs
     return {
         "seconds": statistics.median(times) * factor,
         "unet_calls": len(calls) * factor,  # calls per batch; guidance doubles the batch, not the calls

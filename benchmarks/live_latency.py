@@ -7,11 +7,11 @@ Times what the server does for one keystroke with Live on, at handler level: the
 (`live_ticket`), then the live run (`live`: the request checked, the pipeline at the model's stored
 settings, the pictures written for the page). Network and browser time are not included. Each run
 follows a change of the prompt (the prompts alternate, so nothing is reused). The handler draws one
-picture first and then the page's 4; both times are reported, medians of --repeats runs after a
-warm-up. The default model answers the same request through the same handler, at its own settings
-(5 steps with guidance). The target is under 150 ms for the fast model's first picture on 2 cores;
---threads sets torch's thread count. The
-machine's fp32 matmul GFLOP/s is measured in the same run, so that numbers from other machines compare.
+picture first and then the other three beside it; the time to each is reported, medians of --repeats
+runs after a warm-up. The default model answers the same request through the same handler, at its own
+settings (5 steps with guidance). The target is under 150 ms for the fast model's first picture on 2
+cores; --threads sets torch's thread count. The machine's fp32 matmul GFLOP/s is measured in the same
+run, so that numbers from other machines compare.
 """
 
 from __future__ import annotations

@@ -50,7 +50,8 @@ def test_eight_users_complete_or_are_told_busy_and_none_hangs(server):
     picture = httpx.get(gallery[0]["image"]["url"], timeout=60)  # the page can fetch what it is shown
     assert picture.status_code == 200 and picture.content.startswith(b"\x89PNG")
 
-    cache, runs = folder_usage(root)["gradio cache"], folder_usage(root)["app runs"]
+    usage = folder_usage(root)
+    cache, runs = usage["gradio cache"], usage["app runs"]
     assert runs[1] > 0 and cache[1] > 0  # the counted folders are the ones the server writes to
 
 

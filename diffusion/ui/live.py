@@ -21,7 +21,7 @@ from ..imageio import enlarge
 from ..settings import sampling_defaults
 from .files import DOWNLOAD_SCALE, RunFolders, picture
 from .render import preview_frame
-from .requests import check_request, stripped
+from .requests import PageRequest, check_request, stripped
 from .streaming import Stopped
 from .updates import Update
 
@@ -105,19 +105,18 @@ def live_run(app: App, prompt, seed, current=None):
     steps, guidance, scheduler = model_defaults(app.pipe)
     # Every field checked for the whole set before the first picture, and one seed for all (-1: random).
     whole = check_request(app.limits, prompt, "", steps, guidance, LIVE_IMAGES, seed, scheduler)
-    first = draw(app, prompt, whole.seed, 1, current)
+    first = draw(app, whole, range(1), current)
     if first is None:
         yield Update()
         return
     yield live_page(app, first)
-    rest = draw(app, prompt, whole.seed + 1, LIVE_IMAGES - 1, current)
+    rest = draw(app, whole, range(1, LIVE_IMAGES), current)
     yield Update() if rest is None else live_page(app, first.joined(rest))
 
 
-def draw(app: App, prompt, seed, images: int, current=None) -> Drawn | None:
-    """`app.pipe`'s images of the prompt at its stored settings; None when a newer keystroke came."""
-    steps, guidance, scheduler = model_defaults(app.pipe)
-    checked = check_request(app.limits, prompt, "", steps, guidance, images, seed, scheduler)
+def draw(app: App, whole: PageRequest, which: range, current=None) -> Drawn | None:
+    """Images `which` of the checked set `whole` (image i at its seed + i); None when a newer keystroke came."""
+    kwargs = whole.pipeline_kwargs() | {"seed": whole.seed + which.start, "num_images_per_prompt": len(which)}
     stale = (lambda: False) if current is None else (lambda: not current())
     last, started = {}, time.perf_counter()
 
@@ -129,11 +128,12 @@ def draw(app: App, prompt, seed, images: int, current=None) -> Drawn | None:
     try:
         if stale():  # it waited in the queue while the visitor typed on
             raise Stopped
-        output = app.pipe(**checked.pipeline_kwargs(), callback_on_step_end=on_step)
+        output = app.pipe(**kwargs, callback_on_step_end=on_step)
     except Stopped:
         return None
     seconds = time.perf_counter() - started
-    return Drawn(checked.prompt, steps, list(output.images), list(output.seeds), last["x_t"], last["x0"], seconds)
+    images, seeds = list(output.images), list(output.seeds)
+    return Drawn(whole.prompt, whole.settings.steps, images, seeds, last["x_t"], last["x0"], seconds)
 
 
 def live_page(app: App, drawn: Drawn) -> Update:
