@@ -13,14 +13,22 @@ from diffusers import (
 
 from .errors import UserError, shown
 
-SCHEDULERS = {
-    "ddpm": DDPMScheduler,
-    "ddim": DDIMScheduler,
-    "dpm++": DPMSolverMultistepScheduler,
-    "euler": EulerDiscreteScheduler,
-    "unipc": UniPCMultistepScheduler,
-    "lcm": LCMScheduler,  # consistency sampling, for students of `diffusion.distill --method consistency`
+# name: (diffusers class, options over the training schedule). The variants change how the few steps are
+# placed (Karras et al. 2022's sigmas) or how many past steps a multistep solver uses (its order).
+SAMPLERS = {
+    "ddpm": (DDPMScheduler, {}),
+    "ddim": (DDIMScheduler, {}),
+    "dpm++": (DPMSolverMultistepScheduler, {}),  # 2nd order
+    "dpm++ 3m": (DPMSolverMultistepScheduler, {"solver_order": 3}),
+    "dpm++ karras": (DPMSolverMultistepScheduler, {"use_karras_sigmas": True}),
+    "euler": (EulerDiscreteScheduler, {}),
+    "euler karras": (EulerDiscreteScheduler, {"use_karras_sigmas": True}),
+    "unipc": (UniPCMultistepScheduler, {}),  # 2nd order
+    "unipc 3": (UniPCMultistepScheduler, {"solver_order": 3}),
+    "unipc karras": (UniPCMultistepScheduler, {"use_karras_sigmas": True}),
+    "lcm": (LCMScheduler, {}),  # consistency sampling, for students of `diffusion.distill --method consistency`
 }
+SCHEDULERS = list(SAMPLERS)
 DEFAULT_SCHEDULER = "dpm++"
 
 
@@ -36,4 +44,5 @@ def make_scheduler(name: str, training_config: dict):
 
     "trailing" spacing starts sampling at the last training timestep, pure noise, which matters when
     only a few steps are taken (Lin et al., 2023, "Common Diffusion Noise Schedules...")."""
-    return SCHEDULERS[check_scheduler(name)].from_config(training_config, timestep_spacing="trailing")
+    kind, options = SAMPLERS[check_scheduler(name)]
+    return kind.from_config(training_config, timestep_spacing="trailing", **options)

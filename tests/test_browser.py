@@ -6,7 +6,9 @@ UI_CHECKPOINT=checkpoints/fashion-mnist too, so that the picture shows the train
 
     UI_CHECKPOINT=checkpoints/fashion-mnist SCREENSHOT_OUT=docs/screenshot.png pytest -m browser
 
-The tests share one page and run in order, as a visitor would use it.
+Each test opens its own page (a new visitor with an empty history) in one shared browser, so no test
+depends on another having run first. Every wait is for *this* run: a finished run is recognised by a
+gallery picture from its own run folder, never by a status that the run before may already show.
 """
 
 from __future__ import annotations
@@ -68,17 +70,22 @@ COVERED = """(selector) => {
 
 
 @pytest.fixture(scope="module")
-def page():
+def browser():
     if not Path(CHROMIUM).exists():
         pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM=path)")
-    url = app_url()
     with playwright.sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        page = browser.new_page(viewport={"width": 1280, "height": 1200})
-        page.goto(url, wait_until="domcontentloaded")
-        page.wait_for_selector("#generate", timeout=120_000)
-        yield page
+        yield browser
         browser.close()
+
+
+@pytest.fixture
+def page(browser):
+    page = browser.new_page(viewport={"width": 1280, "height": 1200})
+    page.goto(app_url(), wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=120_000)
+    yield page
+    page.close()
 
 
 def fetch_image(src: str) -> np.ndarray:
@@ -108,14 +115,33 @@ def wait_status(page, start: str, prefix: str = "", timeout: int = 120_000) -> N
     )
 
 
+# The first gallery picture's address: every run writes into a folder of its own, so a new address means
+# that this run, not an earlier one, has finished.
+FIRST_PICTURE = "(prefix) => document.querySelector('#' + prefix + 'gallery img')?.src || ''"
+FINISHED = """([prefix, start, before]) => {
+  const status = document.querySelector('#' + prefix + 'status').innerText;
+  const src = document.querySelector('#' + prefix + 'gallery img')?.src || '';
+  return status.startsWith(start) && src !== '' && src !== before;
+}"""
+
+
+def run_and_wait(page, start_run, prefix: str = "", timeout: int = 120_000) -> None:
+    """Start a run (`start_run()` clicks or presses Enter) and wait until *this* run shows its results."""
+    before = page.evaluate(FIRST_PICTURE, prefix)
+    start_run()
+    page.wait_for_function(FINISHED, arg=[prefix, "Done", before], timeout=timeout)
+
+
+def generate(page, timeout: int = 120_000) -> None:
+    run_and_wait(page, page.locator("#generate").click, timeout=timeout)
+
+
 def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
     assert page.locator("#stop").is_disabled(), "Stop is off while nothing runs"
     page.locator("#prompt textarea").fill("a dark coat")
     set_number(page, "#steps", 30)
     page.evaluate(WATCH_PREVIEW)
-    page.locator("#generate").click()
-    wait_status(page, "Done")
-    page.wait_for_function("document.querySelectorAll('#gallery img').length >= 1", timeout=30_000)
+    generate(page)
 
     assert "(class Coat" in status(page)  # how the text encoder reads the prompt
     assert len(page.evaluate("window.previewSources")) >= 3, "the live preview should change during sampling"
@@ -147,8 +173,7 @@ def test_nothing_covers_the_pictures_and_nothing_scrolls_inside(page):
     set_number(page, "#count", 16)
     set_number(page, "#steps", 2)
     page.locator("#prompt textarea").fill("a long-sleeved pullover")
-    page.locator("#generate").click()
-    wait_status(page, "Done")
+    generate(page)
     page.wait_for_function("document.querySelectorAll('#gallery img').length == 16", timeout=30_000)
     for selector in ["#preview", "#gallery", "#attention"]:
         found = page.evaluate(COVERED, selector)
@@ -163,6 +188,8 @@ def test_nothing_covers_the_pictures_and_nothing_scrolls_inside(page):
 
 
 def test_an_error_stays_in_the_status_line_without_badges(page):
+    set_number(page, "#steps", 2)
+    generate(page)
     before = page.locator("#gallery img").count()
     page.locator("#prompt textarea").fill("x" * 400)
     page.locator("#generate").click()
@@ -176,25 +203,30 @@ def test_an_error_stays_in_the_status_line_without_badges(page):
 
 def test_prompts_far_from_the_training_data_and_colours_get_a_note(page):
     set_number(page, "#count", 1)
-    page.locator("#prompt textarea").fill("asdfghjkl qwerty")
-    page.locator("#prompt textarea").press("Enter")  # Enter generates
-    wait_status(page, "Done")
+    set_number(page, "#steps", 2)
+    prompt = page.locator("#prompt textarea")
+    prompt.fill("asdfghjkl qwerty")
+    run_and_wait(page, lambda: prompt.press("Enter"))  # Enter generates
     assert "far from everything the model was trained on" in status(page)
-    page.locator("#prompt textarea").fill("a red dress")
-    page.locator("#prompt textarea").press("Enter")
-    # The status still says "Done" from the run before until this one ends: wait for this run's note.
-    page.wait_for_function("document.querySelector('#status').innerText.includes('greyscale')", timeout=120_000)
-    assert "Done" in status(page) and "far from everything" not in status(page)
+    prompt.fill("a red dress")
+    run_and_wait(page, lambda: prompt.press("Enter"))
+    assert "greyscale" in status(page) and "far from everything" not in status(page)
 
 
 def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
-    runs = page.locator("#history img").count()
-    assert runs >= 3  # the runs above, newest first
-    page.locator("#history img").nth(runs - 1).click()  # the first run: "a dark coat", 30 steps
+    page.locator("#prompt textarea").fill("a dark coat")
+    set_number(page, "#steps", 3)
+    generate(page)
+    page.locator("#prompt textarea").fill("a sandal")
+    set_number(page, "#steps", 2)
+    generate(page)
+    page.wait_for_function("document.querySelectorAll('#history img').length == 2", timeout=30_000)
+    page.get_by_text("Settings").first.click()  # closed, as a visitor leaves it
+    page.locator("#history img").nth(1).click()  # newest first: the first run, "a dark coat", 3 steps
     page.wait_for_function("document.querySelector('#prompt textarea').value == 'a dark coat'", timeout=30_000)
     open_settings(page, "#seed")
     # The settings accordion was closed: its fields may show the restored values a moment after it opens.
-    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '30'", timeout=30_000)
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '3'", timeout=30_000)
     assert int(page.locator("#seed input").input_value()) >= 0
 
     page.locator("#random-seed").click()
@@ -202,8 +234,7 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     set_number(page, "#steps", 2)
     seeds = []
     for _ in range(2):  # random stays random: two runs, two seeds
-        page.locator("#generate").click()
-        wait_status(page, "Done")
+        generate(page)
         seeds.append(int(page.locator("#seed-used input").input_value()))
     assert seeds[0] != seeds[1] and page.locator("#seed input").input_value() == "-1"
 
@@ -228,8 +259,7 @@ def test_stop_interrupts_sampling(page):
     # The server is free again at once: a short run finishes.
     set_number(page, "#steps", 3)
     set_number(page, "#count", 1)
-    page.locator("#generate").click()
-    wait_status(page, "Done", timeout=60_000)
+    generate(page, timeout=60_000)
 
 
 def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
@@ -262,10 +292,39 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     page.get_by_text("Settings").first.click()
 
 
+def test_switching_models_keeps_the_negative_prompt_and_locks_the_fast_models_settings(page):
+    negative = page.locator("#negative textarea")
+    negative.fill("blurry, dark")
+    page.locator("#model label").filter(has_text="Fast").click()
+    page.wait_for_function("document.querySelector('#negative textarea').disabled", timeout=30_000)
+    open_settings(page, "#steps")
+    page.wait_for_function("document.querySelector('#steps input[type=number]')?.disabled === true", timeout=30_000)
+    assert negative.input_value() == ""  # the fast model takes none: nothing typed there is used
+    page.locator("#model label").filter(has_text="Default").click()
+    page.wait_for_function("!document.querySelector('#negative textarea').disabled", timeout=30_000)
+    assert negative.input_value() == "blurry, dark", "what was typed comes back with the default model"
+    assert page.locator("#steps input[type=number]").is_enabled()
+    set_number(page, "#steps", 2)
+    generate(page)
+    assert "blurry, dark" in page.locator("#history").inner_text() or page.locator("#history img").count() == 1
+    assert "__type__" not in page.content()
+
+
+def test_live_shows_the_prompt_as_typed_never_as_markdown(page):
+    page.locator("#model label").filter(has_text="Fast").click()
+    page.wait_for_function("!document.querySelector('#live input').disabled", timeout=30_000)
+    page.locator("#live input").check()
+    wait_status(page, "Live:")
+    typed = "a **bold** dress [click me](javascript:alert(3)) ![x](http://example.com/p.png)"
+    page.locator("#prompt textarea").fill(typed)
+    page.wait_for_function("document.querySelector('#status').innerText.includes('**bold**')", timeout=60_000)
+    assert page.locator("#status strong, #status a, #status img").count() == 0, "no bold, links or pictures"
+    assert typed in status(page)
+
+
 def test_enter_runs_every_tab_and_how_it_works_is_one_click_away(page):
     page.get_by_role("tab", name="Interpolate").click()
-    page.locator("#prompt-a textarea").press("Enter")
-    wait_status(page, "Done", prefix="blend-")
+    run_and_wait(page, lambda: page.locator("#prompt-a textarea").press("Enter"), prefix="blend-")
     page.get_by_role("tab", name="Sketch to image").click()
     page.locator("#sketch-prompt textarea").press("Enter")  # the canvas is still empty: a clear message
     wait_status(page, "Error: The sketch is empty", prefix="sketch-")

@@ -111,13 +111,43 @@ def test_a_newer_keystroke_stops_the_older_run(app):
     assert isinstance(bind(on.live_ticket, app)(False, request("typist")), type(gr.skip()))  # Live off
 
 
+def test_live_leaves_the_page_to_a_generate_run(app):
+    visitor = request("generating")
+    app.signals.arm(on.session_key(visitor, "generate"))  # Generate was clicked
+    try:
+        assert isinstance(bind(on.live_ticket, app)(True, visitor), type(gr.skip())), "typing starts no live run"
+        ticket = app.tickets.new("generating")  # a live run that was already waiting
+        calls, hook = unet_calls(app.fast.pipe)
+        try:
+            waiting = live(app, "a bag", ticket=ticket, session="generating")
+        finally:
+            hook.remove()
+        assert calls == [] and all(isinstance(value, type(gr.skip())) for value in waiting.values())
+    finally:
+        app.signals.discard(on.session_key(visitor, "generate"))
+    assert live(app, "a bag", ticket=ticket, session="generating")["status"].startswith("Live:")  # Generate ended
+
+
+def test_live_shows_the_prompt_as_typed_not_as_markdown(app):
+    typed = "a **bold** dress [click](javascript:alert(3)) ![x](http://example.com/p.png) <b>"
+    status = live(app, typed)["status"]
+    for formatting in ("**bold**", "[click]", "![x]", "<b>"):
+        assert formatting not in status, formatting
+    assert "&#42;&#42;bold&#42;&#42;" in status and "&#60;b&#62;" in status
+
+
 def test_the_model_choice_sets_its_stored_settings_and_live_only_for_the_fast_model(app):
-    steps, guidance, scheduler, live_box, negative = bind(on.choose_model, app)(FAST_MODEL)
-    assert (steps, guidance, scheduler) == (4, 3.0, "ddim")
+    choose = bind(on.choose_model, app)
+    *sampling, live_box, negative, kept = choose(FAST_MODEL, "blurry", "")
+    assert [w["value"] for w in sampling] == [4, 3.0, "ddim"]
+    assert all(w["interactive"] is False for w in sampling), "the fast model's settings are locked"
     assert live_box.interactive and negative.interactive is False and negative.value == ""
-    steps, guidance, scheduler, live_box, negative = bind(on.choose_model, app)(DEFAULT_MODEL)
-    assert (steps, guidance, scheduler) == (DEFAULT_STEPS, DEFAULT_GUIDANCE, DEFAULT_SCHEDULER)  # none stored
+    assert kept == "blurry"  # what was typed for the default model is put aside, not lost
+    *sampling, live_box, negative, kept = choose(DEFAULT_MODEL, "", "blurry")
+    assert [w["value"] for w in sampling] == [DEFAULT_STEPS, DEFAULT_GUIDANCE, DEFAULT_SCHEDULER]  # none stored
+    assert all(w["interactive"] for w in sampling)
     assert live_box.interactive is False and live_box.value is False and negative.interactive
+    assert negative.value == "blurry" and kept == ""
 
     seed, ticket = bind(on.toggle_live, app)(True, -1, request())
     assert seed >= 0 and isinstance(ticket, int)  # a fixed seed: only the words change the pictures
@@ -141,6 +171,7 @@ def test_generate_with_the_fast_model_uses_it_and_the_history_restores_it(app):
     assert "takes no negative prompt" in dict(zip(TEXT_FIELDS, refused, strict=True))["status"]
 
 
+@pytest.mark.slow
 def test_app_refuses_a_missing_fast_checkpoint_in_one_line(tmp_path):
     done = subprocess.run(
         [sys.executable, str(ROOT / "app.py"), "--checkpoint", str(ROOT), "--fast-checkpoint", str(tmp_path / "no")],

@@ -20,7 +20,7 @@ from diffusion.attention import AttentionStore, RecordingAttnProcessor
 from diffusion.config import load_config
 from diffusion.model import build_unet
 from diffusion.pipeline import TextToImagePipeline, predict_clean_image
-from diffusion.schedulers import SCHEDULERS, make_scheduler
+from diffusion.schedulers import SAMPLERS, SCHEDULERS, make_scheduler
 from diffusion.text import EMBEDDING_DIM, shared_text_encoder
 from diffusion.train import batch_text, draw_captions, prepare_data, training_loss
 
@@ -133,7 +133,8 @@ def test_predict_clean_image_is_each_samplers_own_x0(name, prediction_type):
 
 def plain_diffusers_loop(unet, training, name, prompt, guidance, steps, seed):
     """Textbook classifier-free guidance sampling, with diffusers parts only."""
-    sampler = SCHEDULERS[name].from_config(training.config, timestep_spacing="trailing")
+    kind, options = SAMPLERS[name]
+    sampler = kind.from_config(training.config, timestep_spacing="trailing", **options)
     sampler.set_timesteps(steps)
     generator = torch.Generator().manual_seed(seed)
     size = unet.config.sample_size

@@ -21,6 +21,7 @@ from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
 from .state import App
+from .text import FAST_SETTINGS_NOTE, HINTS, as_text
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 
 
@@ -156,14 +157,19 @@ def restore(app: App, runs: list | None, event: gr.SelectData):
     controls (Live off, so that the restored settings stay as they were)."""
     if not runs or not 0 <= event.index < len(runs):
         return (gr.skip(),) * 10
-    prompt, negative, *rest = past.controls_of(runs[event.index])
+    prompt, negative, steps, guidance, images, seed, scheduler = past.controls_of(runs[event.index])
     model = runs[event.index]["settings"].get("model", DEFAULT_MODEL)
     live, negative_box = model_widgets(app, model, negative)
+    steps, guidance, scheduler = sampling_widgets(app, model, steps, guidance, scheduler)
     return (
         prompt,
         negative_box,
-        *rest,
-        f"Settings of run “{prompt}” restored; press Generate to make it again.",
+        steps,
+        guidance,
+        images,
+        seed,
+        scheduler,
+        f"Settings of run “{as_text(prompt)}” restored; press Generate to make it again.",
         model,
         live,
     )
@@ -172,21 +178,41 @@ def restore(app: App, runs: list | None, event: gr.SelectData):
 # ----- the model choice and Live (live.py) ------------------------------------------------------------------------
 
 
-def model_widgets(app: App, model, negative=None) -> tuple:
+def model_widgets(app: App, model, negative: str) -> tuple:
     """Live only for the fast model, and off after a change; no negative prompt for the fast model (its
-    guidance is built in). `negative`: the negative prompt's new text, or None to keep it."""
-    fast = app.model(model) is not app
+    guidance is built in), `negative` for the default one."""
+    fast = is_fast(app, model)
     live = gr.Checkbox(value=False, interactive=fast)
     if fast:
         return live, gr.Textbox(value="", interactive=False, placeholder="(the fast model takes none)")
-    kept = gr.skip() if negative is None else negative
-    return live, gr.Textbox(value=kept, interactive=True, placeholder="(none)")
+    return live, gr.Textbox(value=negative, interactive=True, placeholder="(none)")
 
 
-def choose_model(app: App, model):
-    """Another model was chosen: its stored steps, guidance and sampler into the settings."""
-    steps, guidance, scheduler = model_defaults(app.model(model).pipe)
-    return steps, guidance, scheduler, *model_widgets(app, model)
+def sampling_widgets(app: App, model, steps=None, guidance=None, scheduler=None) -> tuple:
+    """Steps, guidance and sampler: the fast model's own, locked (it was distilled for exactly those); the
+    default model's editable. Values left None are the model's stored ones."""
+    fast = is_fast(app, model)
+    stored = model_defaults(app.model(model).pipe)
+    asked = (steps, guidance, scheduler)
+    values = stored if fast else [s if v is None else v for v, s in zip(asked, stored, strict=True)]
+    hints = [FAST_SETTINGS_NOTE if fast else HINTS[name] for name in ("steps", "guidance", "scheduler")]
+    return tuple(
+        gr.update(value=value, interactive=not fast, info=hint) for value, hint in zip(values, hints, strict=True)
+    )
+
+
+def is_fast(app: App, model) -> bool:
+    return app.model(model) is not app
+
+
+def choose_model(app: App, model, negative, kept_negative):
+    """Another model was chosen: its stored steps, guidance and sampler into the settings. The negative
+    prompt typed for the default model is put aside while the fast one is chosen, and back after."""
+    if is_fast(app, model):
+        widgets, kept = model_widgets(app, model, ""), negative or ""
+    else:
+        widgets, kept = model_widgets(app, model, kept_negative or ""), ""
+    return *sampling_widgets(app, model), *widgets, kept
 
 
 def toggle_live(app: App, live: bool, seed, request: gr.Request):
@@ -198,18 +224,26 @@ def toggle_live(app: App, live: bool, seed, request: gr.Request):
     return fixed, app.tickets.new(request.session_hash or "")
 
 
+def generating(app: App, request: gr.Request) -> bool:
+    """Whether this visitor's Generate run is waiting or running: Live then leaves the page to it."""
+    return app.signals.is_active(session_key(request, "generate"))
+
+
 def live_ticket(app: App, live: bool, request: gr.Request):
     """The prompt changed (no queue, at once): with Live on, a new ticket, whose change starts the run and
-    makes this visitor's older run stop; with Live off, nothing."""
-    return app.tickets.new(request.session_hash or "") if live else gr.skip()
+    makes this visitor's older run stop; with Live off, or while Generate runs, nothing."""
+    if not live or generating(app, request):
+        return gr.skip()
+    return app.tickets.new(request.session_hash or "")
 
 
 def live(app: App, prompt, seed, ticket, request: gr.Request):
-    """The fast model's pictures of the prompt as it stands; nothing when a newer change has come."""
+    """The fast model's pictures of the prompt as it stands; nothing when a newer change has come, nor
+    once a Generate run has started: a run the visitor asked for is never overwritten by Live."""
     session = request.session_hash or ""
 
     def current() -> bool:
-        return app.tickets.is_current(session, ticket)
+        return app.tickets.is_current(session, ticket) and not generating(app, request)
 
     yield from in_status(live_run(app.model(FAST_MODEL), prompt, seed, current), IMAGE_FIELDS)
 

@@ -168,8 +168,9 @@ def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelC
     run is on, only the newest change waits for it, and the run itself stops when it is no longer the newest."""
     if app.fast is None:
         return
-    model_outputs = [controls.steps, controls.guidance, controls.scheduler, choice.live, negative]
-    choice.model.input(bind(on.choose_model, app), inputs=choice.model, outputs=model_outputs, **QUIET)
+    model_outputs = [controls.steps, controls.guidance, controls.scheduler, choice.live, negative, choice.kept_negative]
+    model_inputs = [choice.model, negative, choice.kept_negative]
+    choice.model.input(bind(on.choose_model, app), inputs=model_inputs, outputs=model_outputs, **QUIET)
     switched = [choice.live, controls.seed]
     choice.live.input(bind(on.toggle_live, app), inputs=switched, outputs=[controls.seed, choice.ticket], **QUIET)
     prompt.change(bind(on.live_ticket, app), inputs=choice.live, outputs=choice.ticket, **QUIET)

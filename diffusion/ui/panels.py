@@ -88,6 +88,7 @@ class ModelChoice:
     model: gr.Radio
     live: gr.Checkbox
     ticket: gr.Number  # the newest prompt change with Live on; its change starts a live run
+    kept_negative: gr.State  # the negative prompt typed for the default model, kept while the fast one is chosen
 
 
 def model_choice(app) -> ModelChoice:
@@ -101,7 +102,7 @@ def model_choice(app) -> ModelChoice:
         live = gr.Checkbox(value=False, label="Live", info=HINTS["live"], interactive=False, scale=1, elem_id="live")
         # A component, not a gr.State: the page sees its change even when set by an event without the queue.
         ticket = gr.Number(None, precision=0, visible="hidden", elem_id="live-ticket")
-    return ModelChoice(model, live, ticket)
+    return ModelChoice(model, live, ticket, gr.State(""))
 
 
 def describe_model(kind: str, app) -> str:

@@ -66,6 +66,11 @@ class StopSignals:
             event.set()
         return event is not None
 
+    def is_active(self, key: tuple[str, str]) -> bool:
+        """Whether a run of this key is waiting or running (armed and not yet released)."""
+        with self._lock:
+            return key in self._events
+
     def release(self, key: tuple[str, str], event: threading.Event) -> None:
         with self._lock:
             if self._events.get(key) is event:

@@ -47,6 +47,16 @@ HINTS = {
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }
 
+FAST_SETTINGS_NOTE = "Set by the fast model: it was distilled to sample exactly so (other settings spoil its pictures)."
+
+
+def as_text(text: str) -> str:
+    """A visitor's words for a Markdown line (the status), shown exactly as typed: every character but
+    letters, digits and spaces as an HTML character reference, which Markdown never reads as formatting,
+    so no bold, no links (nor bare addresses made into links), no pictures fetched from elsewhere, no HTML."""
+    return "".join(c if c.isalnum() or c == " " else f"&#{ord(c)};" for c in str(text))
+
+
 HOW_IT_WORKS = """
 **The model draws by removing noise.** Training took real pictures, added random noise of every strength,
 and taught a network (a UNet) to tell what the clean picture was. To make a new picture, we start from pure

@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 
 import gradio as gr
 
+from .text import as_text
+
 # In this order the API returns them (gr.State values are not returned).
 IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
 TEXT_FIELDS = IMAGE_FIELDS + ("history", "history_runs")
@@ -41,5 +43,5 @@ def cleared(status: str, seed: int) -> Update:
 def failed(message: str, outputs_cleared: bool) -> Update:
     """An error, in the status line where it stays until the next run. Outputs stay as they were, or, if
     the run had already cleared them, the preview goes too, so nothing half-made is left."""
-    text = message[:1].upper() + message[1:]
+    text = as_text(message[:1].upper() + message[1:])  # it may quote what the visitor typed
     return Update(status=f"**Error:** {text}", preview=None if outputs_cleared else gr.skip())

@@ -1,0 +1,166 @@
+"""Quality against speed for every sampler and step count: the curve the default settings are chosen from.
+
+    python benchmarks/sampler_curve.py [--checkpoint checkpoints/fashion-mnist] [--out benchmarks/curve]
+        [--samplers dpm++,unipc,...] [--steps 3,4,5,6,8,10,15,20,50] [--class-images 50] [--free-form-images 5]
+        [--settings dpm++:50,unipc:10,...]   (exact rows in this order, instead of samplers x steps)
+    python benchmarks/sampler_curve.py --retime   (time every stored row again, on a quiet machine)
+
+Per (sampler, steps): 50 images of each plain class prompt and 5 of each free-form description (1,050 in
+all, the same noise seed + i in every row, so rows differ only by the sampler), judged in the reference
+classifier's features against as many real test images of the same classes: Fréchet distance with its
+bootstrap 95% interval, the real-vs-real floor at that size, KID, precision and recall, prompt accuracy;
+then the seconds for 16 images of one prompt, beside the machine's fp32 matmul GFLOP/s. Rows are
+appended to OUT/rows.jsonl as they finish, so an interrupted run continues where it stopped; the table
+(OUT/table.md) and the picture (OUT/curve.png) are redrawn from all rows at the end. The quality columns
+do not depend on what else runs; the seconds do, so `--retime` times all rows again when nothing else runs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import torch
+from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+
+from diffusion import TextToImagePipeline
+from diffusion.data import load_dataset
+from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
+from diffusion.evaluation.generate import generate
+from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
+from diffusion.evaluation.quality import measure_quality
+from diffusion.pipeline import pipeline_dataset
+
+GUIDANCE = 3.0
+TIMED_IMAGES = 16
+
+
+def images_of(pipe, sets: list[tuple[PromptSet, int]], **settings) -> torch.Tensor:
+    return torch.cat([generate(pipe, s.prompts, n, 0, **settings) for s, n in sets])
+
+
+def seconds_for_16(pipe, **settings) -> float:
+    """The best of two timings of 16 images of one prompt (the first call also warms up)."""
+    times = []
+    for _ in range(2):
+        start = time.perf_counter()
+        pipe("a sneaker", num_images_per_prompt=TIMED_IMAGES, seed=0, **settings)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def row(pipe, classifier, sets, labels, real, sampler: str, steps: int) -> dict:
+    settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
+    logits, features = embed(classifier, images_of(pipe, sets, **settings))
+    right = logits.argmax(1) == labels
+    class_count = len(sets[0][0]) * sets[0][1]
+    quality = measure_quality(features, labels, *real)
+    return {
+        "sampler": sampler,
+        "steps": steps,
+        "class_accuracy": right[:class_count].float().mean().item(),
+        "free_form_accuracy": right[class_count:].float().mean().item(),
+        **quality.as_dict(),
+        "seconds_16": seconds_for_16(pipe, **settings),
+        "gflops": matmul_gflops(),
+    }
+
+
+def table(rows: list[dict]) -> str:
+    lines = [
+        "| sampler | steps | Fréchet [95%] | floor | KID×1000 (floor) | precision | recall | class | free-form "
+        "| s / 16 images | GFLOP/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    for r in sorted(rows, key=lambda r: (r["sampler"], r["steps"])):
+        low, high = r["frechet_interval"]
+        lines.append(
+            f"| {r['sampler']} | {r['steps']} | {r['frechet']:.2f} [{low:.2f}, {high:.2f}] | {r['frechet_floor']:.2f} "
+            f"| {r['kid']:.2f} ({r['kid_floor']:.2f}) | {r['precision']:.2f} | {r['recall']:.2f} "
+            f"| {r['class_accuracy']:.1%} | {r['free_form_accuracy']:.1%} | {r['seconds_16']:.2f} | {r['gflops']:.0f} |"
+        )
+    return "\n".join(lines)
+
+
+def draw(rows: list[dict], path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 5))
+    for sampler in sorted({r["sampler"] for r in rows}):
+        points = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["steps"])
+        x = [r["seconds_16"] for r in points]
+        y = [r["frechet"] for r in points]
+        errors = [[r["frechet"] - r["frechet_interval"][0] for r in points],
+                  [r["frechet_interval"][1] - r["frechet"] for r in points]]  # fmt: skip
+        axes.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=sampler)
+        for r in points:
+            axes.annotate(str(r["steps"]), (r["seconds_16"], r["frechet"]), fontsize=7, xytext=(3, 3),
+                          textcoords="offset points")  # fmt: skip
+    floor = sum(r["frechet_floor"] for r in rows) / len(rows)
+    axes.axhline(floor, color="grey", linestyle=":", label=f"real vs real ({floor:.2f})")
+    axes.set_xscale("log")
+    axes.set_xlabel(f"seconds for {TIMED_IMAGES} images (log; numbers: steps)")
+    axes.set_ylabel(f"Fréchet distance, {rows[0]['images']} images (95% interval)")
+    axes.set_title("Quality against time, per sampler")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path, dpi=120)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--checkpoint", default="checkpoints/fashion-mnist")
+    parser.add_argument("--out", default="benchmarks/curve")
+    parser.add_argument("--samplers", default="dpm++,unipc,ddim,euler")
+    parser.add_argument("--steps", default="3,4,5,6,8,10,15,20,50")
+    parser.add_argument("--class-images", type=int, default=50)
+    parser.add_argument("--free-form-images", type=int, default=5)
+    parser.add_argument("--settings", help="sampler:steps pairs, in the order to run them")
+    parser.add_argument("--retime", action="store_true", help="only time the stored rows again")
+    args = parser.parse_args()
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    rows_file = out / "rows.jsonl"
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+    done = {(r["sampler"], r["steps"]) for r in rows}
+
+    pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device="cpu")
+    dataset = pipeline_dataset(pipe) or "fashion_mnist"
+    classifier = load_classifier(default_classifier_dir(dataset), "cpu")
+    classes = len(load_dataset(dataset, None, train=False).class_names)
+    plain = class_prompt_set(dataset)
+    plain = PromptSet("class", plain.prompts[:classes], plain.labels[:classes])  # without the label texts
+    sets = [(plain, args.class_images), (free_form_set(dataset), args.free_form_images)]
+    labels = torch.cat([torch.tensor(s.labels).repeat_interleave(n) for s, n in sets])
+    test = load_dataset(dataset, None, train=False)
+    real = (embed(classifier, test.images)[1], test.labels)
+
+    if args.retime:
+        for r in rows:
+            settings = {"scheduler": r["sampler"], "num_inference_steps": r["steps"], "guidance_scale": GUIDANCE}
+            r |= {"seconds_16": seconds_for_16(pipe, **settings), "gflops": matmul_gflops()}
+        rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    if args.settings:
+        wanted = [(name, int(steps)) for name, steps in (pair.rsplit(":", 1) for pair in args.settings.split(","))]
+    else:
+        wanted = [(name, int(steps)) for name in args.samplers.split(",") for steps in args.steps.split(",")]
+    for sampler, steps in wanted:
+        if (sampler, steps) in done or args.retime:
+            continue
+        rows.append(row(pipe, classifier, sets, labels, real, sampler, steps))
+        done.add((sampler, steps))
+        with rows_file.open("a") as file:
+            file.write(json.dumps(rows[-1]) + "\n")
+        print(table(rows[-1:]).splitlines()[-1], flush=True)
+    (out / "table.md").write_text(table(rows) + "\n")
+    draw(rows, out / "curve.png")
+    print(table(rows))
+
+
+if __name__ == "__main__":
+    main()
