@@ -93,7 +93,7 @@ def main(argv=None) -> int:
 
     import gradio as gr
 
-    from diffusion.ui import CSS, App, build_ui
+    from diffusion.ui import CSS, PAGE_JS, App, build_ui
 
     app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path))
     cleanup = app.folders.cleanup
@@ -116,6 +116,7 @@ def main(argv=None) -> int:
             allowed_paths=[str(ROOT / "docs")],
             ssr_mode=False,
             css=CSS,
+            js=PAGE_JS,
         )
     except OSError as error:
         cleanup()

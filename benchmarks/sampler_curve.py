@@ -152,7 +152,11 @@ def main() -> None:
     for sampler, steps in wanted:
         if (sampler, steps) in done or args.retime:
             continue
-        rows.append(row(pipe, classifier, sets, labels, real, sampler, steps))
+        try:
+            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps))
+        except Exception as error:  # a sampler that fails at this step count is a result too: say so, go on
+            print(f"| {sampler} | {steps} | failed: {type(error).__name__}: {error} |", flush=True)
+            continue
         done.add((sampler, steps))
         with rows_file.open("a") as file:
             file.write(json.dumps(rows[-1]) + "\n")

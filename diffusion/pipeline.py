@@ -54,15 +54,14 @@ class TextToImageOutput(BaseOutput):
     tokens: list[str] = field(default_factory=list)
 
 
-def validate_settings(num_inference_steps, guidance_scale, num_images_per_prompt, strength=None) -> None:
-    """The old entry point to the number checks; `GenerationSettings` (settings.py) holds them now."""
-    GenerationSettings(
-        prompt=None,
-        steps=num_inference_steps,
-        guidance_scale=guidance_scale,
-        images=num_images_per_prompt,
-        strength=strength,
-    )
+def alpha_bar_of_step(sampler, t) -> torch.Tensor:
+    """The signal level ᾱ of the step the sampler has just taken: from its own σ where it keeps one (its
+    Karras σ fall between the training timesteps, and at high noise ᾱ changes fast), else from the
+    training table at timestep t."""
+    sigmas, index = getattr(sampler, "sigmas", None), getattr(sampler, "step_index", None)
+    if sigmas is not None and index is not None:
+        return 1 / (1 + sigmas[index - 1].double() ** 2)
+    return sampler.alphas_cumprod[round(float(t))]
 
 
 def predict_clean_image(x_t, model_output, alpha_bar, prediction_type: str):
@@ -220,7 +219,6 @@ class TextToImagePipeline(DiffusionPipeline):
 
     def _denoise(self, sampler, latents, timesteps, cond, guidance, store, scale_input, generator, callback):
         """The sampling loop: the (guided) UNet output, the clean-image guess for callbacks, one sampler step."""
-        alphas_cumprod = sampler.alphas_cumprod.to(latents.device)
         prediction_type = self.scheduler.config.prediction_type
         # Stochastic samplers (ddpm) draw fresh noise each step; from the same seeded generators.
         step_kwargs = {"generator": generator} if "generator" in inspect.signature(sampler.step).parameters else {}
@@ -229,7 +227,8 @@ class TextToImagePipeline(DiffusionPipeline):
             output = self._guided_output(x_t, t, cond, guidance, store, timestep_cond=scale_input)
             latents = sampler.step(output, t, latents, **step_kwargs).prev_sample
             if callback is not None:
-                x0 = predict_clean_image(x_t, output, alphas_cumprod[round(float(t))], prediction_type)
+                alpha_bar = alpha_bar_of_step(sampler, t).to(latents.device, latents.dtype)
+                x0 = predict_clean_image(x_t, output, alpha_bar, prediction_type)
                 last = step + 1 == len(timesteps)
                 shown = latents if last else sampler.scale_model_input(latents, timesteps[step + 1])
                 changed = callback(self, step, t, {"latents": latents, "x_t": shown, "x0": x0})

@@ -322,6 +322,23 @@ def test_live_shows_the_prompt_as_typed_never_as_markdown(page):
     assert typed in status(page)
 
 
+def test_a_number_outside_its_range_is_not_changed_silently(page):
+    open_settings(page, "#steps")
+    steps = page.locator("#steps input[type=number]")
+    steps.fill("500")
+    steps.press("Tab")  # the box loses focus: the slider puts the number back into its range
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value == '100'", timeout=30_000)
+    note = page.locator("#steps .range-note")
+    assert note.is_visible() and "500 is outside 1 to 100, so 100 is used" in note.inner_text()
+    steps.fill("7")
+    steps.press("Tab")
+    page.wait_for_function("document.querySelector('#steps .range-note').innerText === ''", timeout=30_000)
+    count = page.locator("#count input[type=number]")
+    count.fill("0")
+    count.press("Tab")
+    assert "0 is outside 1 to" in page.locator("#count .range-note").inner_text()
+
+
 def test_enter_runs_every_tab_and_how_it_works_is_one_click_away(page):
     page.get_by_role("tab", name="Interpolate").click()
     run_and_wait(page, lambda: page.locator("#prompt-a textarea").press("Enter"), prefix="blend-")

@@ -15,7 +15,7 @@ import torch
 from PIL import Image
 
 from diffusion import cifar, evaluate, sample
-from diffusion.data import load_dataset
+from diffusion.data import CLASS_NAMES, load_dataset
 from diffusion.errors import UserError
 from diffusion.pipeline import TextToImagePipeline
 from diffusion.train import train
@@ -120,5 +120,7 @@ def test_train_sample_export_reload_and_evaluate(dataset, shape, prompts, base_t
     report = tmp_path / "evaluation"
     evaluate.main(options(checkpoint=run, classifier=classifier, fast=True, steps=4, data_dir=root, out=report))
     metrics = json.loads((report / "metrics.json").read_text())
-    assert 0 <= metrics["class_prompts"]["accuracy"] <= 1
+    judged = metrics["class_prompts"]  # one prompt per class at least, each judged, the total their mean
+    assert len(judged["per_prompt"]) >= len(CLASS_NAMES[dataset])
+    assert judged["accuracy"] == pytest.approx(sum(judged["per_prompt"].values()) / len(judged["per_prompt"]))
     assert metrics["frechet"]["generated"] > 0

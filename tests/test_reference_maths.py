@@ -19,7 +19,7 @@ from diffusion import attention
 from diffusion.attention import AttentionStore, RecordingAttnProcessor
 from diffusion.config import load_config
 from diffusion.model import build_unet
-from diffusion.pipeline import TextToImagePipeline, predict_clean_image
+from diffusion.pipeline import TextToImagePipeline, alpha_bar_of_step, predict_clean_image
 from diffusion.schedulers import SAMPLERS, SCHEDULERS, make_scheduler
 from diffusion.text import EMBEDDING_DIM, shared_text_encoder
 from diffusion.train import batch_text, draw_captions, prepare_data, training_loss
@@ -119,8 +119,9 @@ def test_predict_clean_image_is_each_samplers_own_x0(name, prediction_type):
     for t in sampler.timesteps[:4]:
         x_t = sampler.scale_model_input(latents, t)
         model_output = torch.randn(latents.shape, generator=generator)
-        ours = predict_clean_image(x_t, model_output, sampler.alphas_cumprod[round(float(t))], prediction_type)
         step = sampler.step(model_output, t, latents, **step_with(sampler, torch.Generator().manual_seed(1)))
+        alpha_bar = alpha_bar_of_step(sampler, t).float()
+        ours = predict_clean_image(x_t, model_output, alpha_bar, prediction_type)
         # DPM-Solver++ and UniPC keep their x0 as the newest of their model outputs.
         theirs = step.pred_original_sample if hasattr(step, "pred_original_sample") else sampler.model_outputs[-1]
         scale = theirs.abs().max()

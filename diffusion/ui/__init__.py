@@ -12,7 +12,7 @@ app.py parses the command line and launches `build_ui(App.serving(pipe, limits, 
 """
 
 from .layout import build_ui
-from .panels import CSS
+from .panels import CSS, PAGE_JS
 from .state import App
 
-__all__ = ["CSS", "App", "build_ui"]
+__all__ = ["CSS", "PAGE_JS", "App", "build_ui"]

@@ -196,4 +196,27 @@ CSS = """
 .whole-gallery .thumbnail-item img { aspect-ratio: 1 / 1; width: 100%; height: auto; }
 .whole-gallery .caption-label { position: static !important; max-width: 100% !important; white-space: normal !important;
   border: none !important; text-align: center !important; }
+.range-note { color: var(--error-text-color); font-size: var(--text-sm); margin-top: 4px; }
+.range-note:empty { display: none; }
 """
+
+# A slider's number box puts a typed number back into the slider's range when it loses focus; the page
+# says so beside the box, the way the server says why it refuses a seed, instead of changing it silently.
+# Capturing "change" on the document sees the typed value before the slider corrects it.
+PAGE_JS = """() => {
+  document.addEventListener("change", (event) => {
+    const box = event.target;
+    if (!(box instanceof HTMLInputElement) || box.type !== "number" || box.max === "" || box.min === "") return;
+    const block = box.closest(".block");
+    let note = block.querySelector(".range-note");
+    if (!note) {
+      note = Object.assign(document.createElement("div"), {className: "range-note"});
+      note.setAttribute("role", "status");
+      block.appendChild(note);
+    }
+    const typed = Number(box.value), low = Number(box.min), high = Number(box.max);
+    const used = Math.min(Math.max(typed, low), high);
+    note.textContent = box.value === "" || typed === used ? ""
+      : `${box.value} is outside ${low} to ${high}, so ${used} is used.`;
+  }, true);
+}"""
