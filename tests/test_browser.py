@@ -187,6 +187,26 @@ def test_nothing_covers_the_pictures_and_nothing_scrolls_inside(page):
     assert "-8x.png" in links and "-grid.png" in links and "seed" in links
 
 
+SIZES = """(selector) => Array.from(document.querySelectorAll(selector)).map(e => {
+  const box = e.getBoundingClientRect();
+  return {width: box.width, height: box.height, fit: getComputedStyle(e).objectFit};
+})"""
+
+
+def test_a_clicked_result_shows_larger_and_the_history_shows_whole_runs(page):
+    set_number(page, "#steps", 2)
+    generate(page)
+    thumbnail = page.evaluate(SIZES, "#gallery .thumbnail-item img")[0]
+    page.locator("#gallery .thumbnail-item img").first.click()
+    shown = "(box => box ? Math.min(box.width, box.height) : 0)(document.querySelector('#gallery .preview img')"
+    shown += "?.getBoundingClientRect())"  # the picture's side: it is drawn whole inside its box
+    page.wait_for_function(f"{shown} > {thumbnail['width']}", timeout=30_000)
+    page.keyboard.press("Escape")
+    tiles = page.evaluate(SIZES, "#history .thumbnail-item img")
+    assert len(tiles) == 1 and tiles[0]["fit"] == "contain", "a run's strip of pictures is shown whole, not cropped"
+    assert tiles[0]["width"] < 400, "one run is a thumbnail, not a picture as wide as the page"
+
+
 def test_an_error_stays_in_the_status_line_without_badges(page):
     set_number(page, "#steps", 2)
     generate(page)

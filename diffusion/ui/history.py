@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .text import plural
+
 HISTORY_SIZE = 24
 
 
@@ -24,7 +26,7 @@ def caption(run: dict) -> str:
     model = f" · {s['model']} model" if s.get("model") else ""  # set for the fast model only
     return (
         f"“{s['prompt']}”{negative} · seed {s['seed']} · {run['images']} image{'s' * (run['images'] > 1)} · "
-        f"{s['steps']} steps · guidance {s['guidance_scale']:g} · {s['scheduler']}{model}"
+        f"{plural(s['steps'], 'step')} · guidance {s['guidance_scale']:g} · {s['scheduler']}{model}"
     )
 
 

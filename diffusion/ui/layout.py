@@ -132,7 +132,7 @@ def blend_tab(app: App) -> None:
             stop = gr.Button("Stop", variant="stop", elem_id="blend-stop", interactive=False)
     gr.Examples(INTERPOLATION_EXAMPLES, inputs=[prompt_a, prompt_b], label="Example pairs")
     c = settings_controls(app.limits, ("Frames", 2, MAX_FRAMES, 5, HINTS["frames"]), "blend-")
-    panel = result_panel("blend-", images=False)
+    panel = result_panel("blend-", images=False, button="Blend")
     wire_run(
         app,
         "interpolate",

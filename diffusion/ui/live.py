@@ -23,7 +23,7 @@ from .files import DOWNLOAD_SCALE, RunFolders, picture
 from .render import preview_frame
 from .requests import PageRequest, check_request, stripped
 from .streaming import Stopped
-from .text import as_text
+from .text import as_text, plural
 from .updates import Update
 
 if TYPE_CHECKING:
@@ -148,7 +148,7 @@ def live_page(app: App, drawn: Drawn) -> Update:
     seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
     return Update(
         preview=picture(folder, preview_frame(drawn.x_t, drawn.x0), "live-preview"),
-        status=f"Live: {count} image{'s' * (count > 1)} of “{as_text(drawn.prompt)}”, {drawn.steps} steps in "
+        status=f"Live: {count} image{'s' * (count > 1)} of “{as_text(drawn.prompt)}”, {plural(drawn.steps, 'step')} in "
         f"{drawn.seconds:.2f} s, {seed_text}. Keep typing to redraw; Generate gives downloads and attention maps.",
         seed_used=seeds[0],
         gallery=gallery,

@@ -14,13 +14,14 @@ from ..schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
 from .live import DEFAULT_MODEL, FAST_MODEL, model_defaults
 from .requests import RANDOM_SEED
-from .text import HINTS
+from .text import HINTS, plural
 
 PREVIEW_TITLE = "**Live denoising:** the noisy image x_t (left) · the model's guess x0 (right)"
 STRIP_TITLE = "**Live denoising:** noisy images x_t (top row) · the model's guesses x0 (bottom row)"
 ATTENTION_NOTE = (
     "Cross-attention of the prompt's words over the image, averaged over all steps and layers: bright = this "
-    "part of the picture looked at this word. The percentage is the word's share. Click a result to switch."
+    "part of the picture looked at this word. The percentage is the word's share. [CLS] and [SEP] are the "
+    "encoder's start and end markers: attention that no word wants often goes there. Click a result to switch."
 )
 
 
@@ -108,10 +109,10 @@ def model_choice(app) -> ModelChoice:
 def describe_model(kind: str, app) -> str:
     steps = model_defaults(app.pipe)[0]
     how = "watch every step" if kind == DEFAULT_MODEL else "draws as you type"
-    return f"{kind.capitalize()}: {app.checkpoint} ({steps} steps, {how})"
+    return f"{kind.capitalize()}: {app.checkpoint} ({plural(steps, 'step')}, {how})"
 
 
-def result_panel(prefix: str, images: bool = True) -> Panel:
+def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> Panel:
     """Live preview and status on the left, the results on the right; for images also the seed of the
     selected result, the snapshots and the attention maps. No label lies over a picture: titles sit above."""
     with gr.Row():
@@ -120,7 +121,7 @@ def result_panel(prefix: str, images: bool = True) -> Panel:
             preview = gr.Image(
                 format="png", interactive=False, show_label=False, elem_id=f"{prefix}preview", elem_classes="pixelated"
             )
-            status = gr.Markdown("Press Generate to start.", elem_id=f"{prefix}status")
+            status = gr.Markdown(f"Press {button} to start.", elem_id=f"{prefix}status")
         with gr.Column():
             gr.Markdown("**Results** (click one to see its attention)" if images else "**Blends:** A (w=0) to B (w=1)")
             gallery = gr.Gallery(
@@ -141,7 +142,9 @@ def result_panel(prefix: str, images: bool = True) -> Panel:
                 )
                 use_seed = gr.Button("Use this seed", elem_id=f"{prefix}use-seed") if images else None
     files = gr.File(
-        label="Downloads: each image as 28×28 and 8× PNG (settings inside), the grid, the denoising GIF",
+        label="Downloads: each image as 28×28 and 8× PNG (settings inside), the grid, the denoising GIF"
+        if images
+        else "Downloads: each blend as a PNG (settings and weight inside), and a GIF from A to B and back",
         file_count="multiple",
         elem_id=f"{prefix}files",
     )
@@ -181,11 +184,13 @@ def history_panel(panel: Panel) -> None:
             interactive=False,
             elem_id="history",
             elem_classes=["pixelated", "whole-gallery"],
+            allow_preview=False,  # a click restores the run's settings; the pictures are in Results
         )
     panel.history_runs = gr.State([])
 
 
-# Captions under the pictures instead of over them; galleries as tall as their pictures (no inner scrolling).
+# Captions under the pictures instead of over them; galleries as tall as their pictures (no inner scrolling);
+# a clicked result shown larger than its thumbnail; history runs whole (a strip of four is not cropped square).
 CSS = """
 .pixelated img, img.pixelated { image-rendering: pixelated; }
 #status p, #sketch-status p, #blend-status p { font-variant-numeric: tabular-nums; }
@@ -196,6 +201,12 @@ CSS = """
 .whole-gallery .thumbnail-item img { aspect-ratio: 1 / 1; width: 100%; height: auto; }
 .whole-gallery .caption-label { position: static !important; max-width: 100% !important; white-space: normal !important;
   border: none !important; text-align: center !important; }
+.whole-gallery .preview { height: auto !important; min-height: 0 !important; }
+.whole-gallery .preview .media-button { height: auto !important; }
+.whole-gallery .preview img.with-caption { width: min(100%, 336px) !important; height: auto !important;
+  aspect-ratio: 1 / 1; }
+#history .grid-container { grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)) !important; }
+#history .thumbnail-item img { object-fit: contain !important; }
 .range-note { color: var(--error-text-color); font-size: var(--text-sm); margin-top: 4px; }
 .range-note:empty { display: none; }
 """

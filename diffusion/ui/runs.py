@@ -17,6 +17,7 @@ from .render import attention_heatmaps, preview_frame, snapshot, snapshot_steps,
 from .requests import PageRequest, blend_kwargs, blend_weights
 from .state import App
 from .streaming import stream_pipeline
+from .text import plural
 from .updates import Update, cleared
 
 
@@ -33,7 +34,7 @@ def stream_steps(
 ):
     """Clear the old results, then show each step. Returns (frames, output, the last preview's path); output
     is None when the run was stopped, and then the status says so."""
-    yield cleared(f"Starting: {total} steps…", request.seed)
+    yield cleared(f"Starting: {plural(total, 'step')}…", request.seed)
     frames, output, shown = [], None, None
     if not stop.is_set():
         for item in stream_pipeline(app.pipe, kwargs, total, stop):
@@ -45,7 +46,7 @@ def stream_steps(
             else:
                 output = item
     if output is None:
-        yield Update(status=f"Stopped after {len(frames)} of {total} steps. Press Generate to start again.")
+        yield Update(status=f"Stopped after {len(frames)} of {plural(total, 'step')}; nothing was saved.")
     return frames, output, shown
 
 

@@ -50,6 +50,11 @@ HINTS = {
 FAST_SETTINGS_NOTE = "Set by the fast model: it was distilled to sample exactly so (other settings spoil its pictures)."
 
 
+def plural(count: int, noun: str) -> str:
+    """ "1 step", "5 steps"."""
+    return f"{count} {noun}{'s' * (count != 1)}"
+
+
 def as_text(text: str) -> str:
     """A visitor's words for a Markdown line (the status), shown exactly as typed: every character but
     letters, digits and spaces as an HTML character reference, which Markdown never reads as formatting,
