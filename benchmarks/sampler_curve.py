@@ -24,14 +24,15 @@ from pathlib import Path
 
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
 from diffusion.data import load_dataset
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
 from diffusion.evaluation.generate import generate
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
-from diffusion.evaluation.quality import measure_quality
-from diffusion.pipeline import pipeline_dataset
+from diffusion.evaluation.quality import matched_real_sets, measure_quality, paired_ratio_interval
+from diffusion.saved_pipeline import pipeline_dataset
 
 GUIDANCE = 3.0
 TIMED_IMAGES = 16
@@ -51,9 +52,15 @@ def seconds_for_16(pipe, **settings) -> float:
     return min(times)
 
 
-def row(pipe, classifier, sets, labels, real, sampler: str, steps: int) -> dict:
+def features_file(out: Path, sampler: str, steps: int) -> Path:
+    return out / "features" / f"{sampler.replace(' ', '_')}-{steps}.safetensors"
+
+
+def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path) -> dict:
     settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
     logits, features = embed(classifier, images_of(pipe, sets, **settings))
+    features_file(out, sampler, steps).parent.mkdir(exist_ok=True)
+    save_file({"features": features.contiguous()}, features_file(out, sampler, steps))  # for paired comparisons
     right = logits.argmax(1) == labels
     class_count = len(sets[0][0]) * sets[0][1]
     quality = measure_quality(features, labels, *real)
@@ -68,16 +75,32 @@ def row(pipe, classifier, sets, labels, real, sampler: str, steps: int) -> dict:
     }
 
 
-def table(rows: list[dict]) -> str:
+def compare(rows: list[dict], out: Path, reference: str, real: torch.Tensor, labels: torch.Tensor) -> None:
+    """Each row's Fréchet distance over the reference row's, paired (same prompts and seeds), with its
+    95% interval, into the rows as "ratio"."""
+    name, steps = reference.rsplit(":", 1)
+    if not features_file(out, name, int(steps)).exists():
+        return
+    base = load_file(features_file(out, name, int(steps)))["features"]
+    reference_index, _ = matched_real_sets(labels, real[1], 0)
+    for r in rows:
+        if features_file(out, r["sampler"], r["steps"]).exists():
+            features = load_file(features_file(out, r["sampler"], r["steps"]))["features"]
+            r["ratio"] = paired_ratio_interval(features, base, real[0][reference_index], rounds=200, seed=0)
+
+
+def table(rows: list[dict], reference: str = "") -> str:
     lines = [
-        "| sampler | steps | Fréchet [95%] | floor | KID×1000 (floor) | precision | recall | class | free-form "
-        "| s / 16 images | GFLOP/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| sampler | steps | Fréchet [95%] | ÷ {reference} [95%, paired] | floor | KID×1000 (floor) | precision "
+        "| recall | class | free-form | s / 16 images | GFLOP/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["sampler"], r["steps"])):
         low, high = r["frechet_interval"]
+        ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["ratio"]) if "ratio" in r else ""
         lines.append(
-            f"| {r['sampler']} | {r['steps']} | {r['frechet']:.2f} [{low:.2f}, {high:.2f}] | {r['frechet_floor']:.2f} "
+            f"| {r['sampler']} | {r['steps']} | {r['frechet']:.2f} [{low:.2f}, {high:.2f}] | {ratio} "
+            f"| {r['frechet_floor']:.2f} "
             f"| {r['kid']:.2f} ({r['kid_floor']:.2f}) | {r['precision']:.2f} | {r['recall']:.2f} "
             f"| {r['class_accuracy']:.1%} | {r['free_form_accuracy']:.1%} | {r['seconds_16']:.2f} | {r['gflops']:.0f} |"
         )
@@ -122,11 +145,14 @@ def main() -> None:
     parser.add_argument("--free-form-images", type=int, default=5)
     parser.add_argument("--settings", help="sampler:steps pairs, in the order to run them")
     parser.add_argument("--retime", action="store_true", help="only time the stored rows again")
+    parser.add_argument("--reference", default="dpm++:50", help="the row every other is compared with, paired")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_file = out / "rows.jsonl"
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+    rows = [r for r in rows if features_file(out, r["sampler"], r["steps"]).exists()]  # else measured again
+    rows = list({(r["sampler"], r["steps"]): r for r in rows}.values())  # a row measured twice: the newest
     done = {(r["sampler"], r["steps"]) for r in rows}
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device="cpu")
@@ -153,7 +179,7 @@ def main() -> None:
         if (sampler, steps) in done or args.retime:
             continue
         try:
-            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps))
+            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps, out))
         except Exception as error:  # a sampler that fails at this step count is a result too: say so, go on
             print(f"| {sampler} | {steps} | failed: {type(error).__name__}: {error} |", flush=True)
             continue
@@ -161,9 +187,11 @@ def main() -> None:
         with rows_file.open("a") as file:
             file.write(json.dumps(rows[-1]) + "\n")
         print(table(rows[-1:]).splitlines()[-1], flush=True)
-    (out / "table.md").write_text(table(rows) + "\n")
+    compare(rows, out, args.reference, real, labels)
+    rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    (out / "table.md").write_text(table(rows, args.reference) + "\n")
     draw(rows, out / "curve.png")
-    print(table(rows))
+    print(table(rows, args.reference))
 
 
 if __name__ == "__main__":

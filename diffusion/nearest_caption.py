@@ -20,7 +20,9 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
+from .captions import CaptionGrammar
 from .data import CLASS_NAMES
+from .saved_pipeline import pipeline_dataset
 from .text import shared_text_encoder
 
 INDEX_FILE = "caption_index.safetensors"
@@ -103,8 +105,6 @@ class CaptionIndex:
 @lru_cache(maxsize=4)
 def grammar_index(dataset: str, per_class: int = 60) -> CaptionIndex:
     """An index drawn from the caption grammar, for pipelines that do not carry their own."""
-    from .captions import CaptionGrammar
-
     bank = CaptionGrammar(dataset).bank(per_class)
     pooled = shared_text_encoder("cpu").encode(bank.captions).pooled
     return CaptionIndex.from_captions(bank.captions, bank.labels, pooled, dataset, per_class)
@@ -112,8 +112,6 @@ def grammar_index(dataset: str, per_class: int = 60) -> CaptionIndex:
 
 def caption_index_of(pipe) -> CaptionIndex | None:
     """The pipeline's own index; else one from its dataset's grammar; None when its dataset is unknown."""
-    from .pipeline import pipeline_dataset
-
     if getattr(pipe, "caption_index", None) is not None:
         return pipe.caption_index
     dataset = pipeline_dataset(pipe)

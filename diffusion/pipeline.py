@@ -37,6 +37,7 @@ from .saved_pipeline import (
     check_text_encoder,
     load_scheduler,
     load_unet,
+    pipeline_dataset,
     read_training_record,
 )
 from .schedulers import make_scheduler
@@ -310,13 +311,3 @@ class TextToImagePipeline(DiffusionPipeline):
         pipe.to(pick_device(device))
         pipe.set_progress_bar_config(disable=True)
         return pipe
-
-
-def pipeline_dataset(pipe) -> str | None:
-    """The dataset named in the pipeline's training record, if it has one: it says which captions, and
-    so which words, the model was trained on."""
-    record = getattr(pipe, "training_record", None) or {}
-    for data in (record.get("data"), (record.get("config") or {}).get("data")):
-        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
-            return data["dataset"]
-    return None

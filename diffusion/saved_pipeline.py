@@ -106,3 +106,13 @@ def check_text_encoder(folder: Path) -> None:
 def read_training_record(folder: Path) -> dict:
     path = folder / "training_record.json"
     return read_json(path) if path.is_file() else {}
+
+
+def pipeline_dataset(pipe) -> str | None:
+    """The dataset named in the pipeline's training record, if it has one: it says which captions, and
+    so which words, the model was trained on."""
+    record = getattr(pipe, "training_record", None) or {}
+    for data in (record.get("data"), (record.get("config") or {}).get("data")):
+        if isinstance(data, dict) and isinstance(data.get("dataset"), str):
+            return data["dataset"]
+    return None

@@ -17,8 +17,8 @@ from diffusion.schedulers import DEFAULT_SCHEDULER
 from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
 from diffusion.ui import App
 from diffusion.ui import handlers as on
-from diffusion.ui.live import DEFAULT_MODEL, EMPTY_HINT, FAST_MODEL, LIVE_IMAGES
-from diffusion.ui.state import bind
+from diffusion.ui.live import EMPTY_HINT, LIVE_IMAGES
+from diffusion.ui.state import DEFAULT_MODEL, FAST_MODEL, bind
 from diffusion.ui.updates import IMAGE_FIELDS, TEXT_FIELDS
 
 from .ui_server import ROOT, tiny_fast_pipeline, tiny_pipeline

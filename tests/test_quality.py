@@ -15,6 +15,7 @@ from diffusion.evaluation.quality import (
     kernel_distance,
     matched_real_sets,
     measure_quality,
+    paired_ratio_interval,
     precision_recall,
 )
 
@@ -51,6 +52,18 @@ def test_halves_of_one_distribution_are_close_and_a_shifted_set_is_far():
     far_interval = bootstrap_interval(frechet_distance, a, shifted, rounds=50, seed=0)
     assert same_interval[0] <= same <= same_interval[1] < far_interval[0] <= far <= far_interval[1]
     assert kernel_distance(a, b) < 0.1 * kernel_distance(a, shifted)
+
+
+def test_a_paired_ratio_sees_a_difference_that_the_separate_intervals_hide():
+    reference, generated = gaussian(400, seed=7), gaussian(400, seed=8) * 1.3  # too wide a spread
+    slightly_worse = generated * 1.04  # the same "prompts and seeds", a little wider still
+    ratio, low, high = paired_ratio_interval(slightly_worse, generated, reference, rounds=100, seed=0)
+    assert 1 < low <= ratio <= high
+    apart = [bootstrap_interval(frechet_distance, g, reference, 100, 0) for g in (generated, slightly_worse)]
+    assert apart[0][1] > apart[1][0], "on their own, the two intervals overlap"
+    assert paired_ratio_interval(generated, generated, reference, rounds=20, seed=0) == (1.0, 1.0, 1.0)
+    with pytest.raises(ValueError, match="paired"):
+        paired_ratio_interval(generated, generated[:10], reference, rounds=2, seed=0)
 
 
 def test_precision_and_recall_tell_fidelity_from_coverage():

@@ -10,7 +10,7 @@ from pathlib import Path
 from ..cli import ArgumentParser, run, typed_command
 from ..data import load_dataset
 from ..errors import UserError
-from ..pipeline import pipeline_dataset
+from ..saved_pipeline import pipeline_dataset
 from ..settings import DEFAULT_STEPS, sampling_defaults
 from .classifier import default_classifier_dir, load_classifier, save_classifier, train_classifier
 from .results import EvaluationResult, json_ready

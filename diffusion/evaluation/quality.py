@@ -61,6 +61,26 @@ def bootstrap_interval(statistic, a: torch.Tensor, b: torch.Tensor, rounds: int,
     return max(0.0, estimate - 1.96 * error), estimate + 1.96 * error
 
 
+def paired_ratio_interval(
+    generated_a: torch.Tensor, generated_b: torch.Tensor, reference: torch.Tensor, rounds: int, seed: int
+) -> tuple[float, float, float]:
+    """Fréchet(a) / Fréchet(b) with its 95% interval, for two generated sets made from the same prompts and
+    seeds (row i of a and of b share them). Each round redraws the same rows of both, and one reference
+    set for both, so the noise the two share (which prompts, which seeds, which real images) cancels in
+    the ratio: a 10% difference that each set's own interval hides shows here."""
+    if generated_a.shape != generated_b.shape:
+        raise ValueError("the two sets must be paired: the same prompts and seeds, in the same order")
+    generator = torch.Generator().manual_seed(seed)
+    ratios = []
+    for _ in range(rounds):
+        rows = torch.randint(len(generated_a), (len(generated_a),), generator=generator)
+        real = reference[torch.randint(len(reference), (len(reference),), generator=generator)]
+        ratios.append(frechet_distance(generated_a[rows], real) / frechet_distance(generated_b[rows], real))
+    ratio = frechet_distance(generated_a, reference) / frechet_distance(generated_b, reference)
+    error = torch.tensor(ratios, dtype=torch.float64).std().item()  # as in bootstrap_interval: the spread only
+    return ratio, ratio - 1.96 * error, ratio + 1.96 * error
+
+
 @dataclass
 class Quality:
     images: int  # generated images, and as many real reference images

@@ -15,7 +15,7 @@ from ..captions import brightness_attributes
 from ..data import CLASS_NAMES, load_dataset
 from ..errors import UserError
 from ..nearest_caption import caption_index_of, grammar_index
-from ..pipeline import pipeline_dataset
+from ..saved_pipeline import pipeline_dataset
 from ..schedulers import DEFAULT_SCHEDULER
 from ..settings import DEFAULT_STEPS, GenerationSettings
 from .classifier import Classifier, default_classifier_dir, embed

@@ -101,3 +101,15 @@ def save_blend(folder: Path, images: list, request: PageRequest, checkpoint: str
     gif = folder / f"{name}.gif"
     save_gif(strip + strip[-2:0:-1], gif, duration_ms=300)
     return paths + [str(gif)]
+
+
+# The page fetches the pictures from their folders (app.py serves them in place); a few hundred small runs
+# (about 15 kB each) keep the pictures a visitor is looking at while others type.
+LIVE_FOLDERS_KEPT = 256
+
+
+def live_folders(root: Path) -> RunFolders:
+    """Live runs rotate in a folder of their own, so typing never pushes the Generate runs' files out."""
+    folder = Path(root) / "live"
+    folder.mkdir(parents=True, exist_ok=True)
+    return RunFolders(folder, keep=LIVE_FOLDERS_KEPT)

@@ -16,11 +16,11 @@ import gradio as gr
 from ..errors import UserError
 from ..settings import random_seed as new_seed
 from . import history as past
-from .live import DEFAULT_MODEL, FAST_MODEL, live_run, model_defaults
+from .live import live_run, model_defaults
 from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
-from .state import App
+from .state import DEFAULT_MODEL, FAST_MODEL, App
 from .text import FAST_SETTINGS_NOTE, HINTS, as_text
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 

@@ -9,31 +9,22 @@ The page sends at most one run per visitor at a time and, after it, only the new
 
 from __future__ import annotations
 
-import threading
 import time
 from dataclasses import dataclass
-from pathlib import Path
-from typing import TYPE_CHECKING
 
 import torch
 
 from ..imageio import enlarge
 from ..settings import sampling_defaults
-from .files import DOWNLOAD_SCALE, RunFolders, picture
+from .files import DOWNLOAD_SCALE, picture
 from .render import preview_frame
 from .requests import PageRequest, check_request, stripped
+from .state import App
 from .streaming import Stopped
 from .text import as_text, plural
 from .updates import Update
 
-if TYPE_CHECKING:
-    from .state import App
-
 LIVE_IMAGES = 4  # few enough to come back within a keystroke or two
-# The page fetches the pictures from their folders (app.py serves them in place); a few hundred small runs
-# (about 15 kB each) keep the pictures a visitor is looking at while others type.
-LIVE_FOLDERS_KEPT = 256
-DEFAULT_MODEL, FAST_MODEL = "default", "fast"
 EMPTY_HINT = "Live: type a prompt and the fast model draws it as you type."
 
 
@@ -41,35 +32,6 @@ def model_defaults(pipe) -> tuple[int, float, str]:
     """Steps, guidance and sampler a pipeline samples with when none are named (a student stores its own)."""
     stored = sampling_defaults(pipe.generation_defaults)
     return stored["num_inference_steps"], stored["guidance_scale"], stored["scheduler"]
-
-
-class Tickets:
-    """The newest change of each visitor's prompt: a number per session that only grows."""
-
-    def __init__(self):
-        self._latest: dict[str, int] = {}
-        self._lock = threading.Lock()
-
-    def new(self, session: str) -> int:
-        with self._lock:
-            self._latest[session] = self._latest.get(session, 0) + 1
-            return self._latest[session]
-
-    def is_current(self, session: str, ticket: int | None) -> bool:
-        """None (an API call without a ticket) is always current."""
-        with self._lock:
-            return ticket is None or self._latest.get(session, 0) <= ticket
-
-    def forget_session(self, session: str) -> None:
-        with self._lock:
-            self._latest.pop(session, None)
-
-
-def live_folders(root: Path) -> RunFolders:
-    """Live runs rotate in a folder of their own, so typing never pushes the Generate runs' files out."""
-    folder = Path(root) / "live"
-    folder.mkdir(parents=True, exist_ok=True)
-    return RunFolders(folder, keep=LIVE_FOLDERS_KEPT)
 
 
 @dataclass

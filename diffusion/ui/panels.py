@@ -12,8 +12,9 @@ import gradio as gr
 
 from ..schedulers import DEFAULT_SCHEDULER, SCHEDULERS
 from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
-from .live import DEFAULT_MODEL, FAST_MODEL, model_defaults
+from .live import model_defaults
 from .requests import RANDOM_SEED
+from .state import DEFAULT_MODEL, FAST_MODEL
 from .text import HINTS, plural
 
 PREVIEW_TITLE = "**Live denoising:** the noisy image x_t (left) · the model's guess x0 (right)"

@@ -16,9 +16,10 @@ from pathlib import Path
 from ..nearest_caption import CaptionIndex, caption_index_of
 from ..prompt_notes import notes_for, things_outside
 from ..settings import Limits
-from .files import RunFolders
-from .live import FAST_MODEL, Tickets, live_folders
-from .streaming import StopSignals
+from .files import RunFolders, live_folders
+from .streaming import StopSignals, Tickets
+
+DEFAULT_MODEL, FAST_MODEL = "default", "fast"  # the model choice on the text tab
 
 
 @dataclass

@@ -134,3 +134,25 @@ def stream_pipeline(
     finally:
         closed.set()
         worker.join(timeout=30)
+
+
+class Tickets:
+    """The newest change of each visitor's prompt: a number per session that only grows."""
+
+    def __init__(self):
+        self._latest: dict[str, int] = {}
+        self._lock = threading.Lock()
+
+    def new(self, session: str) -> int:
+        with self._lock:
+            self._latest[session] = self._latest.get(session, 0) + 1
+            return self._latest[session]
+
+    def is_current(self, session: str, ticket: int | None) -> bool:
+        """None (an API call without a ticket) is always current."""
+        with self._lock:
+            return ticket is None or self._latest.get(session, 0) <= ticket
+
+    def forget_session(self, session: str) -> None:
+        with self._lock:
+            self._latest.pop(session, None)
