@@ -185,8 +185,14 @@ def test_evaluate_command_fast_run_writes_the_report(tiny_pipeline, tmp_path, ca
     assert [r["guidance_scale"] for r in metrics["guidance_sweep"]] == [1.0, 3.0]
     assert metrics["frechet"]["generated"] > metrics["frechet"]["real_train_floor"]
     assert metrics["frechet"]["images"] == 2 * 10  # the plain class prompts only
+    quality = metrics["quality"]  # class and free-form images together, with intervals
+    assert quality["images"] == 2 * 10 + 2 * len(free_form_set("fashion_mnist").prompts)
+    low, high = quality["frechet_interval"]
+    assert low <= quality["frechet"] <= high and quality["frechet"] > quality["frechet_floor_interval"][1]
+    assert quality["kid"] > quality["kid_floor"] and quality["recall"] < 0.5, quality  # noise covers little
     report = (out / "report.md").read_text()
     assert "samples.png" in report and "guidance_sweep.png" in report and "Fréchet" in report
+    assert "KID" in report and "precision (fidelity) / recall (coverage)" in report
     jeggings = readings["a photo of a pair of jeggings"]
     assert f"| {jeggings['caption']} ({jeggings['class_name']}, " in report
     assert "## Free-form descriptions" in report

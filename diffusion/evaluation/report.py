@@ -55,6 +55,20 @@ def prompt_sets(result: EvaluationResult) -> dict[str, PromptSetResult]:
     return {name: value for name, value in sets.items() if value is not None}
 
 
+def quality_lines(q) -> list[str]:
+    """The class and free-form images' quality, each figure with its 95% interval or its real-image floor."""
+    if q is None:
+        return []
+    (low, high), (floor_low, floor_high) = q.frechet_interval, q.frechet_floor_interval
+    return [
+        f"| Fréchet distance, class and free-form prompts, {q.images} images against as many real ones of the "
+        f"asked-for classes [95% interval] | {_num(q.frechet)} [{_num(low)}, {_num(high)}] | {_num(q.frechet_floor)} "
+        f"[{_num(floor_low)}, {_num(floor_high)}] (two real sets of that size) |",
+        f"| KID × 1000, same images | {_num(q.kid)} | {_num(q.kid_floor)} (two real sets) |",
+        f"| precision (fidelity) / recall (coverage), same images | {_pct(q.precision)} / {_pct(q.recall)} | |",
+    ]
+
+
 def markdown(r: EvaluationResult, has_plot: bool) -> str:
     s, fr, tone, dv = r.settings, r.frechet, r.tone, r.diversity
     lines = [
@@ -76,6 +90,7 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
     lines += [
         f"| Fréchet distance to the test set, from {fr.images} images | {_num(fr.generated)} | "
         f"{_num(fr.real_train_floor)} (training images, same count) |",
+        *quality_lines(r.quality),
         f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
         f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
         f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",

@@ -6,6 +6,8 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .quality import Quality
+
 
 @dataclass
 class EncoderReading:
@@ -92,6 +94,9 @@ class EvaluationResult:
     diversity: DiversityResult
     guidance_sweep: list[SweepPoint]
     seconds: float
+    # Class and free-form prompts' images together against as many real test images of the asked-for
+    # classes: Fréchet with its interval and floor, KID, precision and recall (quality.py).
+    quality: Quality | None = None
 
     def to_dict(self) -> dict:
         return json_ready(dataclasses.asdict(self))

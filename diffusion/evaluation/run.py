@@ -22,6 +22,7 @@ from .classifier import Classifier, default_classifier_dir, embed
 from .generate import generate_sets
 from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance
 from .prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set, tone_sets
+from .quality import measure_quality
 from .report import write_report
 from .results import (
     DiversityResult,
@@ -150,7 +151,21 @@ def measure(
             for scale, (logits, f) in sorted(sweep.items(), key=lambda item: item[0])
         ],
         seconds=0.0,
+        quality=quality_result(classifier, sets, images, n, len(names), (test_features, test.labels), seed),
     )
+
+
+def quality_result(classifier, sets: dict[str, PromptSet], images, n: int, classes: int, real, seed: int):
+    """Image quality over the plain class prompts and the free-form descriptions (each image judged
+    against real images of the class its prompt asked for), when there are enough real images."""
+    parts = [(images["class"][: classes * n], torch.arange(classes).repeat_interleave(n))]
+    if "free_form" in sets:
+        parts.append((images["free_form"], torch.tensor(sets["free_form"].labels).repeat_interleave(n)))
+    generated, labels = torch.cat([p for p, _ in parts]), torch.cat([k for _, k in parts])
+    try:
+        return measure_quality(embed(classifier, generated)[1], labels, *real, seed)
+    except ValueError:  # more images of a class than half the real test images of it: no floor to compare
+        return None
 
 
 def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index) -> PromptSetResult:
