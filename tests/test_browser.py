@@ -207,6 +207,25 @@ def test_a_clicked_result_shows_larger_and_the_history_shows_whole_runs(page):
     assert tiles[0]["width"] < 400, "one run is a thumbnail, not a picture as wide as the page"
 
 
+def test_after_a_run_the_step_slider_shows_every_step(page):
+    set_number(page, "#steps", 6)
+    assert not page.locator("#scrubber").is_visible(), "no steps to move through before a run"
+    generate(page)
+    page.locator("#scrubber").wait_for(state="visible", timeout=30_000)
+    assert page.locator("#scrubber input[type=number]").input_value() == "6"  # at the last step
+    last = page.locator("#preview img").get_attribute("src")
+    first = fetch_image(last)
+    box = page.locator("#scrubber input[type=number]")
+    box.fill("1")
+    box.press("Enter")
+    page.wait_for_function("document.querySelector('#preview img')?.src.includes('step-0001')", timeout=30_000)
+    noisy = fetch_image(page.locator("#preview img").get_attribute("src"))
+    assert noisy.shape == first.shape and np.abs(noisy.astype(int) - first.astype(int)).mean() > 1
+    set_number(page, "#steps", 2)
+    generate(page)  # a new run: the slider follows it
+    page.wait_for_function("document.querySelector('#scrubber input[type=number]')?.value === '2'", timeout=30_000)
+
+
 def test_an_error_stays_in_the_status_line_without_badges(page):
     set_number(page, "#steps", 2)
     generate(page)

@@ -142,6 +142,14 @@ def show_attention(app: App, run: dict | None, event: gr.SelectData):
     return maps, note, run["seeds"][event.index]
 
 
+def scrub(app: App, run: dict | None, step):
+    """The step slider moved: that step's x_t and x0 in the preview."""
+    steps = (run or {}).get("steps") or []
+    if not isinstance(step, (int, float)) or not 1 <= step <= len(steps):
+        return gr.skip()
+    return steps[int(step) - 1]
+
+
 def use_seed(app: App, seed):
     """ "Use this seed": the selected image's seed into the seed box (it stays there until changed)."""
     return gr.skip() if seed is None else int(seed)

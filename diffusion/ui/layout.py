@@ -80,6 +80,7 @@ def text_tab(app: App) -> None:
         TEXT_FIELDS,
     )
     wire_seed(app, controls, panel)
+    wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
     wire_live(app, prompt, negative, controls, panel, choice)
@@ -121,6 +122,7 @@ def sketch_tab(app: App) -> None:
         IMAGE_FIELDS,
     )
     wire_seed(app, c, panel)
+    wire_scrubber(app, panel)
 
 
 def blend_tab(app: App) -> None:
@@ -183,6 +185,11 @@ def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelC
         show_progress="hidden",  # no spinner flashing over the pictures at every keystroke
         concurrency_id="pipeline",
     )
+
+
+def wire_scrubber(app: App, panel: Panel) -> None:
+    """After a run, the step slider shows any step of it in the preview."""
+    panel.scrubber.input(bind(on.scrub, app), inputs=[panel.run, panel.scrubber], outputs=panel.preview, **QUIET)
 
 
 def wire_seed(app: App, controls, panel: Panel) -> None:

@@ -22,7 +22,7 @@ from .requests import PageRequest, check_request, stripped
 from .state import App
 from .streaming import Stopped
 from .text import as_text, plural
-from .updates import Update
+from .updates import Update, hidden
 
 LIVE_IMAGES = 4  # few enough to come back within a keystroke or two
 EMPTY_HINT = "Live: type a prompt and the fast model draws it as you type."
@@ -63,7 +63,9 @@ def live_run(app: App, prompt, seed, current=None):
     after it), shown together with it. When `current()` turns False (a newer keystroke), the run stops at
     its next step and nothing on the page changes; an empty prompt gives a hint, not an error."""
     if not stripped(prompt or ""):
-        yield Update(status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None)
+        yield Update(
+            status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None, scrubber=hidden()
+        )
         return
     steps, guidance, scheduler = model_defaults(app.pipe)
     # Every field checked for the whole set before the first picture, and one seed for all (-1: random).
@@ -110,6 +112,7 @@ def live_page(app: App, drawn: Drawn) -> Update:
     seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
     return Update(
         preview=picture(folder, preview_frame(drawn.x_t, drawn.x0), "live-preview"),
+        scrubber=hidden(),  # Live keeps no steps to move through
         status=f"Live: {count} image{'s' * (count > 1)} of “{as_text(drawn.prompt)}”, {plural(drawn.steps, 'step')} in "
         f"{drawn.seconds:.2f} s, {seed_text}. Keep typing to redraw; Generate gives downloads and attention maps.",
         seed_used=seeds[0],

@@ -44,6 +44,7 @@ class Panel:
     gallery: gr.Gallery
     files: gr.File
     use_seed: gr.Button | None = None
+    scrubber: gr.Slider | None = None  # after a run: every step's x_t and x0, one at a time
     snapshots: gr.Gallery | None = None
     attention: gr.Gallery | None = None
     attention_note: gr.Markdown | None = None
@@ -122,6 +123,15 @@ def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> 
             preview = gr.Image(
                 format="png", interactive=False, show_label=False, elem_id=f"{prefix}preview", elem_classes="pixelated"
             )
+            scrubber = gr.Slider(
+                1,
+                2,
+                value=1,
+                step=1,
+                label="Step: move through every step of the run just made",
+                visible=False,
+                elem_id=f"{prefix}scrubber",
+            )
             status = gr.Markdown(f"Press {button} to start.", elem_id=f"{prefix}status")
         with gr.Column():
             gr.Markdown("**Results** (click one to see its attention)" if images else "**Blends:** A (w=0) to B (w=1)")
@@ -149,7 +159,7 @@ def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> 
         file_count="multiple",
         elem_id=f"{prefix}files",
     )
-    panel = Panel(preview, status, seed_used, gallery, files, use_seed)
+    panel = Panel(preview, status, seed_used, gallery, files, use_seed, scrubber if images else None)
     if images:
         with gr.Accordion("Snapshots: image 1 at a few steps (x_t above, x0 below)", open=True):
             panel.snapshots = gr.Gallery(

@@ -18,7 +18,7 @@ from .requests import PageRequest, blend_kwargs, blend_weights
 from .state import App
 from .streaming import stream_pipeline
 from .text import plural
-from .updates import Update, cleared
+from .updates import Update, cleared, scrubber_over
 
 
 class Timer:
@@ -68,6 +68,7 @@ def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, h
         for i in snapshot_steps(len(frames))
     ]
     run = {
+        "steps": [picture(folder, preview_frame(f.x_t, f.x0), f"step-{f.step + 1:04d}") for f in frames],
         "maps": output.attention_maps,
         "tokens": output.tokens,
         "images": frames[-1].x_t.clamp(-1, 1),
@@ -79,6 +80,7 @@ def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, h
     status = [f"Done in {timer}: {count} image{'s' * (count > 1)}, {seed_text}.", *app.notes(request.prompt)]
     update = Update(
         preview=preview,  # the same file as the last step's: sent again for API callers, never rewritten
+        scrubber=scrubber_over(len(frames)),
         seed_used=seeds[0],
         gallery=[(path, f"seed {seed}") for path, seed in zip(enlarged, seeds, strict=True)],
         files=paths,

@@ -13,7 +13,7 @@ import gradio as gr
 from .text import as_text
 
 # In this order the API returns them (gr.State values are not returned).
-IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
+IMAGE_FIELDS = ("preview", "scrubber", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
 TEXT_FIELDS = IMAGE_FIELDS + ("history", "history_runs")
 BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
 
@@ -21,6 +21,7 @@ BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
 @dataclass
 class Update:
     preview: object = field(default_factory=gr.skip)
+    scrubber: object = field(default_factory=gr.skip)
     status: object = field(default_factory=gr.skip)
     seed_used: object = field(default_factory=gr.skip)
     gallery: object = field(default_factory=gr.skip)
@@ -37,7 +38,26 @@ class Update:
 
 def cleared(status: str, seed: int) -> Update:
     """The start of a run: old results gone (not left under the new run's status), the new seed shown."""
-    return Update(status=status, seed_used=seed, gallery=None, files=None, snapshots=None, attention=None, run=None)
+    return Update(
+        status=status,
+        seed_used=seed,
+        gallery=None,
+        files=None,
+        snapshots=None,
+        attention=None,
+        run=None,
+        scrubber=hidden(),
+    )
+
+
+def hidden():
+    """The step slider out of sight: shown only for the finished run whose steps it moves through."""
+    return gr.update(visible=False)
+
+
+def scrubber_over(steps: int):
+    """The step slider for a finished run of `steps` steps, at its last step."""
+    return gr.update(minimum=1, maximum=steps, value=steps, visible=steps > 1)
 
 
 def failed(message: str, outputs_cleared: bool) -> Update:
