@@ -21,9 +21,11 @@ from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 from diffusion.captions import CaptionBank, CaptionGrammar, brightness_attributes, class_prompt
 from diffusion.config import load_config
 from diffusion.data import load_dataset
+from diffusion.loop import step_generator
 from diffusion.model import build_unet
 from diffusion.nearest_caption import CaptionIndex
-from diffusion.train import TrainingData, batch_indices, caption_embeddings, step_generator, training_loss
+from diffusion.train import training_loss
+from diffusion.training_data import TrainingData, batch_indices, caption_embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -37,7 +39,7 @@ def images_per_second(config, data: TrainingData, steps: int) -> float:
     for step in range(steps + 3):
         if step == 3:  # the first steps warm up the allocator and kernels
             started = time.perf_counter()
-        indices = batch_indices(len(data.dataset), batch, step, 0, 0, 1)
+        indices = batch_indices(len(data.dataset), batch, step, 0)
         loss = training_loss(unet, scheduler, data, indices, config, step_generator(0, step), "cpu")
         loss.backward()
         optimizer.step()

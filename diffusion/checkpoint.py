@@ -6,7 +6,7 @@ A checkpoint folder `checkpoints/step-N/` holds
     pipeline/                    the EMA model exported as a ready-to-sample pipeline
 It is written into a temporary folder and renamed into place, so an interrupted save never damages the
 previous checkpoint. Nothing here is pickled: a checkpoint can be loaded without trusting its author.
-Random state needs no saving: each step's randomness is derived from (seed, step), see train.py.
+Random state needs no saving: each step's randomness is derived from (seed, step), see loop.py.
 """
 
 from __future__ import annotations
@@ -14,18 +14,33 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import tempfile
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
+from diffusers.training_utils import EMAModel
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from .errors import UserError
-from .folders import replace_folder
+from .folders import staged_folder
 
 STATE_TENSORS = "training_state.safetensors"
 STATE_JSON = "training_state.json"
+
+
+@dataclass
+class TrainingState:
+    """What the optimizer steps change and a checkpoint holds."""
+
+    model: torch.nn.Module
+    ema: EMAModel
+    optimizer: torch.optim.Optimizer
+    lr_scheduler: torch.optim.lr_scheduler.LRScheduler
+
+
+def checkpoint_folder(run_dir: Path, step: int) -> Path:
+    return run_dir / "checkpoints" / f"step-{step:06d}"
 
 
 def checkpoint_folders(run_dir: Path) -> list[Path]:
@@ -72,23 +87,24 @@ def _unflatten_optimizer(tensors: dict, meta: dict) -> dict:
     return {"state": state, "param_groups": meta["param_groups"]}
 
 
-def save_checkpoint(folder: Path, *, step: int, unet, ema, optimizer, lr_scheduler, pipeline, extra: dict) -> None:
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{folder.name}-", dir=folder.parent))
-    try:
-        tensors = {f"unet.{k}": v.detach().cpu().contiguous() for k, v in unet.state_dict().items()}
-        ema_state = ema.state_dict()
+def save_checkpoint(folder: Path, step: int, state: TrainingState, pipeline, extra: dict) -> None:
+    """`state` at `step`, with `pipeline` (the EMA model, ready to sample) and `extra` in the JSON."""
+    with staged_folder(folder) as staging:
+        tensors = {f"unet.{k}": v.detach().cpu().contiguous() for k, v in state.model.state_dict().items()}
+        ema_state = state.ema.state_dict()
         shadow = ema_state.pop("shadow_params")
         tensors.update({f"ema.{i}": p.detach().cpu().contiguous() for i, p in enumerate(shadow)})
-        optimizer_tensors, optimizer_meta = _flatten_optimizer(optimizer.state_dict())
+        optimizer_tensors, optimizer_meta = _flatten_optimizer(state.optimizer.state_dict())
         tensors.update(optimizer_tensors)
         save_file(tensors, staging / STATE_TENSORS)
-        meta = {"step": step, "ema": ema_state, "optimizer": optimizer_meta, "lr_scheduler": lr_scheduler.state_dict()}
+        meta = {
+            "step": step,
+            "ema": ema_state,
+            "optimizer": optimizer_meta,
+            "lr_scheduler": state.lr_scheduler.state_dict(),
+        }
         (staging / STATE_JSON).write_text(json.dumps({**meta, **extra}, indent=2, default=str) + "\n")
         pipeline.save_pretrained(staging / "pipeline")
-        replace_folder(staging, folder)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
 
 
 def prune_checkpoints(run_dir: Path, keep: int) -> None:
@@ -107,20 +123,28 @@ def remove_unfinished(run_dir: Path) -> None:
         shutil.rmtree(leftover, ignore_errors=True)
 
 
-def load_checkpoint(folder: Path, *, unet, ema, optimizer, lr_scheduler) -> dict:
-    """Restore the states in place; return the JSON metadata (with "step")."""
+def read_checkpoint_meta(folder: Path) -> dict:
+    """The checkpoint's JSON: its step, the schedule's and the EMA's counters, and what the run added."""
     try:
-        meta = json.loads((folder / STATE_JSON).read_text())
+        return json.loads((folder / STATE_JSON).read_text())
+    except (OSError, json.JSONDecodeError) as error:
+        raise UserError(f"checkpoint {folder} is damaged ({error}); resume from an older one") from None
+
+
+def load_checkpoint(folder: Path, state: TrainingState) -> dict:
+    """Restore `state` in place; return the JSON metadata (with "step")."""
+    meta = read_checkpoint_meta(folder)
+    try:
         tensors = load_file(folder / STATE_TENSORS)
-    except (OSError, json.JSONDecodeError, SafetensorError) as error:
+    except (OSError, SafetensorError) as error:
         raise UserError(f"checkpoint {folder} is damaged ({error}); resume from an older one") from None
     unet_state = {k.removeprefix("unet."): v for k, v in tensors.items() if k.startswith("unet.")}
     try:
-        unet.load_state_dict(unet_state)
+        state.model.load_state_dict(unet_state)
     except RuntimeError:
         raise UserError(f"checkpoint {folder} holds a different model than this config; use the run's config") from None
     shadow = [tensors[f"ema.{i}"] for i in range(sum(k.startswith("ema.") for k in tensors))]
-    ema.load_state_dict({**meta["ema"], "shadow_params": shadow})
-    optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
-    lr_scheduler.load_state_dict(meta["lr_scheduler"])
+    state.ema.load_state_dict({**meta["ema"], "shadow_params": shadow})
+    state.optimizer.load_state_dict(_unflatten_optimizer(tensors, meta["optimizer"]))
+    state.lr_scheduler.load_state_dict(meta["lr_scheduler"])
     return meta

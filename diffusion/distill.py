@@ -7,11 +7,12 @@
 The student starts as a copy of the teacher that also reads the guidance scale (student.py) and learns,
 on the teacher's own training images and captions, to make in one UNet call per step what the guided
 teacher makes in many (distill_targets.py):
-  * progressive (default): rounds of halving, e.g. 16 guided teacher steps -> 8 -> 4 student steps;
-    each round's student teaches the next. Sampled with DDIM.
+  * progressive (default): stages of halving, e.g. 16 guided teacher steps -> 8 -> 4 student steps;
+    each stage's student teaches the next. Sampled with DDIM.
   * consistency: one stage, sampled with diffusers' LCMScheduler.
+Each stage is one run of the training loop (loop.py) with the stage's student, loss and export.
 The run folder gets loss.csv, checkpoints/step-N/ (the last K, written atomically; --resume latest),
-stages/stage-R/ (each finished round's student, the next round's teacher), samples/final.png and
+stages/stage-S/ (each finished stage's student, the next stage's teacher), samples/final.png and
 pipeline/: a folder that `TextToImagePipeline.from_pretrained` loads and whose stored defaults are the
 student's steps, guidance and sampler.
 """
@@ -20,9 +21,7 @@ from __future__ import annotations
 
 import argparse
 import copy
-import json
 import math
-import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,22 +30,27 @@ import torch
 from diffusers import UNet2DConditionModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
-from tqdm.auto import tqdm
 
-from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, save_checkpoint
+from .checkpoint import TrainingState, find_checkpoint, load_checkpoint, read_checkpoint_meta
 from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
 from .config import Config, config_from_dict
 from .data import to_model_range
+from .device import pick_device
 from .distill_targets import Batch, consistency_loss, progressive_loss
 from .errors import UserError
+from .loop import LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
 from .pipeline import TextToImagePipeline
+from .progress import Console, LossLog, follow
 from .student import make_student
 from .text import PromptEmbeddings
-from .train import batch_text, draw_captions, prepare_data, sample_grid, write_log_row
+from .training_data import TrainingData, batch_text, draw_captions, prepare_data
 
 METHODS = ("progressive", "consistency")
 SAMPLER = {"progressive": "ddim", "consistency": "lcm"}
 CONSISTENCY_GRID = 50  # LCMScheduler's original_inference_steps: the teacher steps k = 1000 / 50 timesteps apart
+DISTILLATION_STREAM = 7  # step_generator's stream: other random draws than the teacher's training made
+# loss.csv's columns between the step and the loss, named as in earlier runs' logs ("round": the stage, from 1).
+LOG_LABELS = ("round", "student_steps")
 
 
 @dataclass
@@ -55,8 +59,8 @@ class DistillSettings:
     output_dir: str
     method: str = "progressive"
     steps: int = 4  # the student's sampling steps (UNet calls per image)
-    teacher_steps: int = 16  # progressive: the guided teacher's DDIM steps; halved each round down to `steps`
-    max_steps: int = 2000  # optimizer steps over all rounds
+    teacher_steps: int = 16  # progressive: the guided teacher's DDIM steps; halved each stage down to `steps`
+    max_steps: int = 2000  # optimizer steps over all stages
     max_minutes: float | None = None
     batch_size: int = 64
     learning_rate: float = 2e-4
@@ -77,8 +81,8 @@ class DistillSettings:
             raise UserError(f"unknown method '{self.method}'; choose one of: {', '.join(METHODS)}")
         if not 1 <= self.steps <= 4:
             raise UserError(f"steps must be 1 to 4 (the point of a fast student), got {self.steps}")
-        rounds = math.log2(self.teacher_steps / self.steps) if self.teacher_steps > 0 else 0
-        if self.method == "progressive" and (rounds < 1 or rounds != int(rounds)):
+        stages = math.log2(self.teacher_steps / self.steps) if self.teacher_steps > 0 else 0
+        if self.method == "progressive" and (stages < 1 or stages != int(stages)):
             raise UserError(
                 f"teacher-steps must be steps times a power of two (e.g. {self.steps * 4}), got {self.teacher_steps}"
             )
@@ -99,11 +103,11 @@ class DistillSettings:
 
     @property
     def stage_steps(self) -> list[int]:
-        """The student's sampling steps in each round: e.g. [8, 4] from a 16-step teacher."""
+        """The student's sampling steps in each stage: e.g. [8, 4] from a 16-step teacher."""
         if self.method == "consistency":
             return [self.steps]
-        rounds = int(math.log2(self.teacher_steps // self.steps))
-        return [self.steps * 2 ** (rounds - 1 - r) for r in range(rounds)]
+        stages = int(math.log2(self.teacher_steps // self.steps))
+        return [self.steps * 2 ** (stages - 1 - stage) for stage in range(stages)]
 
 
 def sampling_grid(steps: int, num_train_timesteps: int) -> torch.Tensor:
@@ -112,12 +116,7 @@ def sampling_grid(steps: int, num_train_timesteps: int) -> torch.Tensor:
     return torch.tensor([num_train_timesteps - 1 - (k * num_train_timesteps) // steps for k in range(steps + 1)])
 
 
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """All randomness of one step comes from (seed, step): resuming needs no saved RNG state."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101 + 7)
-
-
-def draw_batch(data, config, settings: DistillSettings, noise_scheduler, stage_steps: int, rng, device):
+def draw_batch(data, config, settings: DistillSettings, noise_scheduler, student_steps: int, rng, device):
     """Real training images with their captions, noised to the student's timesteps; with each image's
     next timestep(s) on the teacher's path."""
     size = settings.batch_size
@@ -131,8 +130,8 @@ def draw_batch(data, config, settings: DistillSettings, noise_scheduler, stage_s
     w = settings.guidance_min + (settings.guidance_max - settings.guidance_min) * torch.rand(size, generator=rng)
     T = noise_scheduler.config.num_train_timesteps
     if settings.method == "progressive":
-        grid, fine = sampling_grid(stage_steps, T), sampling_grid(2 * stage_steps, T)
-        k = torch.randint(stage_steps, (size,), generator=rng)
+        grid, fine = sampling_grid(student_steps, T), sampling_grid(2 * student_steps, T)
+        k = torch.randint(student_steps, (size,), generator=rng)
         t, later = grid[k], (fine[2 * k + 1], grid[k + 1])
     else:
         gap = T // CONSISTENCY_GRID
@@ -148,10 +147,10 @@ def frozen(unet: UNet2DConditionModel) -> UNet2DConditionModel:
     return unet.eval().requires_grad_(False)
 
 
-def export(student, ema: EMAModel, teacher_pipe, record: dict, defaults: dict) -> TextToImagePipeline:
-    """A pipeline of the EMA student, with its few-step defaults stored in model_index.json."""
-    unet = copy.deepcopy(student).float().eval()
-    ema.copy_to(unet.parameters())
+def export_student(state: TrainingState, teacher_pipe, record: dict, defaults: dict) -> TextToImagePipeline:
+    """A pipeline of the EMA student, with its few-step defaults (generation_defaults.json)."""
+    unet = copy.deepcopy(state.model).float().eval()
+    state.ema.copy_to(unet.parameters())
     pipe = TextToImagePipeline(unet=unet, scheduler=copy.deepcopy(teacher_pipe.scheduler))
     pipe.generation_defaults = defaults
     pipe.training_record = record
@@ -161,134 +160,131 @@ def export(student, ema: EMAModel, teacher_pipe, record: dict, defaults: dict) -
 
 
 def distill(settings: DistillSettings, resume: str | None = None, command: str = "") -> Path:
-    """Run the distillation; return the exported pipeline folder."""
-    started = time.time()
+    """Run the distillation, one training loop per stage; return the exported pipeline folder."""
+    started = time.time()  # the time budget covers loading the teacher and the data too
+    accelerator = make_accelerator(pick_device(settings.device))
+    if accelerator.num_processes > 1:
+        raise UserError("distillation runs in one process; start it with python -m diffusion.distill")
     run_dir = Path(settings.output_dir)
     run_dir.mkdir(parents=True, exist_ok=True)
+    checkpoint = find_checkpoint(run_dir, resume) if resume else None  # a wrong --resume fails before the work
     torch.manual_seed(settings.seed)
-    teacher_pipe, config = load_teacher(settings)
-    device = teacher_pipe.unet.device
+    teacher_pipe, config = load_teacher(settings, accelerator.device)
     data = prepare_data(config, run_dir)
-    noise_scheduler = teacher_pipe.scheduler
-    alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
-    stages = settings.stage_steps
 
-    stage, stage_step, step = 0, 0, 0
-    checkpoint = find_checkpoint(run_dir, resume) if resume else None
+    stage = read_checkpoint_meta(checkpoint).get("stage", 0) if checkpoint is not None else 0
+    teacher = frozen(teacher_pipe.unet if stage == 0 else stage_teacher(run_dir, stage, accelerator.device))
+    state = new_student(teacher, settings, stage_iterations(settings, stage))
+    step = stage_step = 0
     if checkpoint is not None:
-        stage = json.loads((checkpoint / "training_state.json").read_text()).get("stage", 0)
-    teacher = frozen(teacher_pipe.unet) if stage == 0 else frozen(stage_teacher(run_dir, stage, device))
-    student, ema, optimizer, lr_scheduler = new_student(teacher, settings, stage_iterations(settings, stage))
-    if checkpoint is not None:
-        meta = load_checkpoint(checkpoint, unet=student, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
+        meta = load_checkpoint(checkpoint, state)
         step, stage_step = meta["step"], meta["stage_step"]
-        print(f"resumed from {checkpoint} at step {step} (round {stage + 1} of {len(stages)})")
-    target = None
-    if settings.method == "consistency":  # the slowly-moving copy whose answers are the targets: the EMA weights
-        target = frozen(copy.deepcopy(student))
-        ema.copy_to(target.parameters())
+        stages = len(settings.stage_steps)
+        accelerator.print(f"resumed from {checkpoint} at step {step} (stage {stage + 1} of {stages})")
+    record = distillation_record(settings, teacher_pipe.training_record, state.model, command)
+    run = Run(run_dir, accelerator, record, started)
+    return Distillation(settings, config, data, teacher_pipe, run, stage).run_stages(teacher, state, step, stage_step)
 
-    record = distillation_record(settings, teacher_pipe.training_record, student, command)
 
-    def defaults(stage_index: int) -> dict:
-        return {
-            "num_inference_steps": stages[stage_index],
-            "guidance_scale": settings.guidance,
-            "scheduler": SAMPLER[settings.method],
-        }
+class Distillation:
+    """The stages of one distillation run, each a TrainingLoop over a new student taught by the stage
+    before (the first by the teacher pipeline); `first_stage` is where this process starts."""
 
-    def save(at_step: int) -> None:
-        pipe = export(student, ema, teacher_pipe, {**record, "steps": at_step}, defaults(stage))
-        save_checkpoint(
-            run_dir / "checkpoints" / f"step-{at_step:06d}",
-            step=at_step,
-            unet=student,
-            ema=ema,
-            optimizer=optimizer,
-            lr_scheduler=lr_scheduler,
-            pipeline=pipe,
-            extra={"stage": stage, "stage_step": stage_step},
+    def __init__(
+        self, settings: DistillSettings, config: Config, data: TrainingData, teacher_pipe, run: Run, first_stage: int
+    ):
+        self.settings, self.config, self.data, self.teacher_pipe = settings, config, data, teacher_pipe
+        self.training_run, self.first_stage = run, first_stage
+        self.student_steps = settings.stage_steps
+
+    def run_stages(self, teacher, state: TrainingState, step: int, stage_step: int) -> Path:
+        """From `step` (`stage_step` of them in the first stage) to the last stage; its student exported."""
+        s, stage, stages = self.settings, self.first_stage, len(self.student_steps)
+        log = LossLog(self.training_run.folder / "loss.csv", LOG_LABELS)
+        smoothed_loss = log.start(step)
+        self.training_run.accelerator.print(
+            f"distilling {s.teacher} ({s.method}, stages of {self.student_steps} steps) on "
+            f"{self.training_run.accelerator.device}; run folder {self.training_run.folder}"
         )
-        prune_checkpoints(run_dir, settings.keep_checkpoints)
-
-    log_path = run_dir / "loss.csv"
-    if step == 0 or not log_path.exists():
-        write_log_row(log_path, ["step", "round", "student_steps", "loss", "lr", "images_per_s", "elapsed_s"], "w")
-    print(
-        f"distilling {settings.teacher} ({settings.method}, rounds of {stages} steps) on {device}; run folder {run_dir}"
-    )
-    first_stage, budget_s = stage, None if settings.max_minutes is None else settings.max_minutes * 60
-    progress = tqdm(total=settings.max_steps, initial=step, desc="distilling", unit="step")
-    recent, window_start, window_images = float("nan"), time.time(), 0
-    try:
+        console = Console(f"distilling, stage {stage + 1} of {stages}", s.max_steps, step)
         while True:
-            # Each remaining round gets its share of the steps and of the time budget.
-            deadline = None if budget_s is None else budget_s * (stage + 1 - first_stage) / (len(stages) - first_stage)
-            over_time = deadline is not None and time.time() - started > deadline
-            if stage_step >= stage_iterations(settings, stage) or over_time:
-                if stage + 1 == len(stages):
-                    break
-                finished = export(student, ema, teacher_pipe, {**record, "steps": step}, defaults(stage))
-                finished.save_pretrained(run_dir / "stages" / f"stage-{stage}")
-                stage, stage_step = stage + 1, 0
-                teacher = frozen(finished.unet)
-                student, ema, optimizer, lr_scheduler = new_student(
-                    teacher, settings, stage_iterations(settings, stage)
-                )
-                progress.write(f"round {stage + 1} of {len(stages)}: {stages[stage]} steps, taught by the round before")
-                continue
-            student.train()
-            rng = step_generator(settings.seed, step)
-            batch, later = draw_batch(data, config, settings, noise_scheduler, stages[stage], rng, device)
-            if settings.method == "progressive":
-                loss = progressive_loss(student, teacher, batch, later[0], later[1], alphas_cumprod)
-            else:
-                loss = consistency_loss(student, target, teacher, batch, later[0], alphas_cumprod)
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(student.parameters(), 1.0)
-            optimizer.step()
-            lr_scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            ema.step(student.parameters())
-            if target is not None:
-                ema.copy_to(target.parameters())  # the consistency target moves slowly with the student
-            step, stage_step = step + 1, stage_step + 1
-            window_images += settings.batch_size
-            recent = loss.item() if math.isnan(recent) else 0.95 * recent + 0.05 * loss.item()
-            progress.update(1)
-            if step % settings.log_every == 0:
-                speed = window_images / (time.time() - window_start)
-                lr = lr_scheduler.get_last_lr()[0]
-                progress.set_postfix(round=f"{stage + 1}/{len(stages)}", loss=f"{recent:.4f}", img_s=f"{speed:.0f}")
-                elapsed = time.time() - started
-                row = [step, stage + 1, stages[stage], f"{recent:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{elapsed:.1f}"]
-                write_log_row(log_path, row)
-                window_start, window_images = time.time(), 0
-            if step % settings.checkpoint_every == 0:
-                save(step)
-    except KeyboardInterrupt:
-        progress.close()
-        print(f"\ninterrupted at step {step}; saving a checkpoint first", file=sys.stderr)
-        save(step)
-        raise
-    progress.close()
+            loop = self.stage_loop(stage, teacher, state, stage_start=step - stage_step)
+            follow(loop.run(step, smoothed_loss), log, console)
+            if stage + 1 == stages:
+                break
+            teacher = frozen(self.save_stage(loop, stage))
+            stage, step, stage_step, smoothed_loss = stage + 1, loop.step, 0, loop.smoothed_loss
+            state = new_student(teacher, s, stage_iterations(s, stage))
+            console.describe(f"distilling, stage {stage + 1} of {stages}")
+            console.say(f"stage {stage + 1} of {stages}: {self.student_steps[stage]} steps, taught by the stage before")
+        console.close()
+        return loop.finish(saved_as=f"{s.steps}-step student")
 
-    wall = time.time() - started
-    final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent, 5)}
-    if not (run_dir / "checkpoints" / f"step-{step:06d}").is_dir():
-        save(step)
-    pipe = export(student, ema, teacher_pipe, final, defaults(stage))
-    pipeline_dir = run_dir / "pipeline"
-    pipe.save_pretrained(pipeline_dir)
-    sample_grid(pipe, config, run_dir / "samples" / "final.png", own_defaults=True)
-    (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
-    print(f"done: {step} steps in {wall / 60:.1f} min; {stages[stage]}-step student saved to {pipeline_dir}")
-    return pipeline_dir
+    def stage_loop(self, stage: int, teacher, state: TrainingState, stage_start: int) -> TrainingLoop:
+        """Stage `stage`: the student in `state` learns from `teacher` for the stage's share of the steps."""
+        s, student_steps = self.settings, self.student_steps[stage]
+        schedule = Schedule(
+            end_step=stage_start + stage_iterations(s, stage),
+            batch_size=s.batch_size,
+            seed=s.seed,
+            seed_stream=DISTILLATION_STREAM,
+            grad_clip=1.0,
+            log_every=s.log_every,
+            checkpoint_every=s.checkpoint_every,
+            keep_checkpoints=s.keep_checkpoints,
+            deadline=self.deadline(stage),
+        )
+        defaults = {"num_inference_steps": student_steps, "guidance_scale": s.guidance, "scheduler": SAMPLER[s.method]}
+        return TrainingLoop(
+            self.training_run,
+            state,
+            schedule,
+            loss=self.stage_loss(teacher, state, student_steps),
+            export=lambda record: export_student(state, self.teacher_pipe, record, defaults),
+            sample=lambda pipe, path: sample_grid(pipe, self.config.sample, path, own_defaults=True),
+            checkpoint_extra=lambda step: {"stage": stage, "stage_step": step - stage_start},
+            labels=dict(zip(LOG_LABELS, (stage + 1, student_steps), strict=True)),
+        )
+
+    def stage_loss(self, teacher, state: TrainingState, student_steps: int) -> LossFunction:
+        """The loop's loss function for one stage: real images noised to the student's timesteps
+        (draw_batch), the guided teacher's targets, the student's error. There is one process, so the
+        share is the whole batch."""
+        settings, config, data = self.settings, self.config, self.data
+        noise_scheduler, device = self.teacher_pipe.scheduler, self.training_run.accelerator.device
+        alphas_cumprod = noise_scheduler.alphas_cumprod.to(device)
+        target = None
+        if settings.method == "consistency":  # the slowly-moving copy whose answers are the targets
+            target = frozen(copy.deepcopy(state.model))
+
+        def loss(student, step: int, rng: torch.Generator, share: slice) -> torch.Tensor:
+            batch, later = draw_batch(data, config, settings, noise_scheduler, student_steps, rng, device)
+            if target is None:
+                return progressive_loss(student, teacher, batch, later[0], later[1], alphas_cumprod)
+            state.ema.copy_to(target.parameters())  # the target follows the student slowly: the EMA weights
+            return consistency_loss(student, target, teacher, batch, later[0], alphas_cumprod)
+
+        return loss
+
+    def deadline(self, stage: int) -> float | None:
+        """Each stage left gets an equal share of the time budget, which counts from the run's start."""
+        if self.settings.max_minutes is None:
+            return None
+        stages_left = len(self.student_steps) - self.first_stage
+        share = (stage + 1 - self.first_stage) / stages_left
+        return self.training_run.started + self.settings.max_minutes * 60 * share
+
+    def save_stage(self, loop: TrainingLoop, stage: int) -> UNet2DConditionModel:
+        """The finished stage's student in stages/stage-S/, where a resumed run finds the next stage's
+        teacher; returns its UNet."""
+        finished = loop.export({**self.training_run.record, "steps": loop.step})
+        finished.save_pretrained(self.training_run.folder / "stages" / f"stage-{stage}")
+        return finished.unet
 
 
-def load_teacher(settings: DistillSettings) -> tuple[TextToImagePipeline, Config]:
+def load_teacher(settings: DistillSettings, device) -> tuple[TextToImagePipeline, Config]:
     """The teacher pipeline and the config it was trained with (its data, captions and sample prompts)."""
-    teacher = TextToImagePipeline.from_pretrained(settings.teacher, device=settings.device)
+    teacher = TextToImagePipeline.from_pretrained(settings.teacher, device=str(device))
     if teacher.unet.config.time_cond_proj_dim is not None:
         raise UserError(f"{settings.teacher} is already a distilled student; give the full model as --teacher")
     if teacher.scheduler.config.prediction_type != "v_prediction":
@@ -321,20 +317,20 @@ def distillation_record(settings: DistillSettings, teacher_record: dict, student
 
 
 def stage_iterations(settings: DistillSettings, stage: int) -> int:
-    """The optimizer steps of one round: an equal share of --max-steps."""
-    rounds = len(settings.stage_steps)
-    return (stage + 1) * settings.max_steps // rounds - stage * settings.max_steps // rounds
+    """The optimizer steps of one stage: an equal share of --max-steps."""
+    stages = len(settings.stage_steps)
+    return (stage + 1) * settings.max_steps // stages - stage * settings.max_steps // stages
 
 
 def stage_teacher(run_dir: Path, stage: int, device) -> UNet2DConditionModel:
-    """The teacher of round `stage`: the student that finished the round before."""
+    """The teacher of stage `stage`: the student that finished the stage before."""
     folder = run_dir / "stages" / f"stage-{stage - 1}"
     if not (folder / "model_index.json").is_file():
-        raise UserError(f"cannot resume round {stage + 1}: {folder} (the round before it) is missing; start anew")
+        raise UserError(f"cannot resume stage {stage + 1}: {folder} (the stage before it) is missing; start anew")
     return TextToImagePipeline.from_pretrained(folder, device=str(device)).unet
 
 
-def new_student(teacher, settings: DistillSettings, iterations: int):
+def new_student(teacher, settings: DistillSettings, iterations: int) -> TrainingState:
     """A student initialised from its teacher, with a fresh EMA, optimizer and learning-rate warm-up."""
     if teacher.config.time_cond_proj_dim is None:
         student = make_student(teacher)
@@ -351,7 +347,7 @@ def new_student(teacher, settings: DistillSettings, iterations: int):
         num_warmup_steps=settings.warmup_steps,
         num_training_steps=iterations,
     )
-    return student, ema, optimizer, lr_scheduler
+    return TrainingState(student, ema, optimizer, lr_scheduler)
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -375,7 +371,7 @@ def parse_args(argv=None) -> argparse.Namespace:
         "--teacher-steps",
         type=int,
         default=d.teacher_steps,
-        help=f"progressive: guided teacher steps, halved each round (default {d.teacher_steps})",
+        help=f"progressive: guided teacher steps, halved each stage (default {d.teacher_steps})",
     )
     parser.add_argument("--max-steps", type=int, default=d.max_steps, help=f"optimizer steps (default {d.max_steps})")
     parser.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes and export")

@@ -7,6 +7,7 @@ import contextlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -44,8 +45,9 @@ def replace_folder(source: Path, target: Path) -> None:
 @contextlib.contextmanager
 def staged_file(path: Path) -> Iterator[Path]:
     """Yield a temporary path beside `path` (same suffix, so writers that go by it still work); renamed
-    to `path` when the block finishes, removed if it fails."""
-    staging = path.with_name(f".{path.stem}.partial{path.suffix}")
+    to `path` when the block finishes, removed if it fails. The name is this call's own, so processes
+    that write the same file at once (each run's caption cache, say) never write into one another's."""
+    staging = path.with_name(f".{path.stem}.{uuid.uuid4().hex[:12]}.partial{path.suffix}")
     try:
         yield staging
         os.replace(staging, path)

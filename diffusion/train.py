@@ -10,24 +10,16 @@ each with a ready-to-sample pipeline/), and pipeline/ (the final EMA model) at t
 
 One step: pick a batch of images and captions, noise the images to random timesteps
 (scheduler.add_noise), ask the UNet to predict the noise's velocity v, take the MSE (weighted by
-min-SNR), backpropagate, clip, step AdamW and the learning-rate schedule, update the EMA copy.
+min-SNR), backpropagate, clip, step AdamW and the learning-rate schedule, update the EMA copy. The loop
+around it (loop.py) is the one distillation runs too; this file gives it the UNet, the loss and the export.
 """
 
 from __future__ import annotations
 
 import argparse
 import copy
-import csv
-import hashlib
-import itertools
-import json
-import math
-import os
 import platform
-import signal
-import threading
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 import diffusers
@@ -36,121 +28,18 @@ import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
 from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
-from safetensors.torch import load_file, save_file
-from torchvision.utils import save_image
-from tqdm.auto import tqdm
 
-from .captions import CaptionBank, CaptionGrammar, brightness_attributes
-from .checkpoint import find_checkpoint, load_checkpoint, prune_checkpoints, remove_unfinished, save_checkpoint
+from .checkpoint import TrainingState, find_checkpoint, load_checkpoint
 from .cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
-from .config import Config, load_config, override
-from .data import ImageDataset, load_dataset, to_model_range
+from .config import Config, TrainConfig, load_config, override
+from .data import to_model_range
 from .device import cpu_has_bf16, pick_device
 from .errors import UserError
+from .loop import LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
 from .model import build_unet, count_parameters
-from .nearest_caption import INDEX_PER_CLASS, CaptionIndex
 from .pipeline import TextToImagePipeline
-from .text import ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
-
-
-@dataclass
-class TrainingData:
-    """The dataset in memory with its brightness attributes, a bank of captions and their embeddings."""
-
-    dataset: ImageDataset
-    attributes: torch.Tensor
-    captions: CaptionBank
-    embeddings: PromptEmbeddings  # one row per caption in `captions`; tokens kept in fp16 to halve memory
-    caption_index: CaptionIndex  # some of the captions, shipped with the pipeline for nearest-caption notes
-
-
-def caption_embeddings(captions: list[str], cache_file: Path) -> PromptEmbeddings:
-    """Encode the captions once; reuse the file while the captions and the encoder stay the same (a
-    changed grammar, bank size or seed gives other captions, so a new file)."""
-    key = _cache_key(captions)
-    if cache_file.is_file():
-        cached = load_file(cache_file)
-        if cached.get("key") is not None and bytes(cached["key"].tolist()).decode() == key:
-            return PromptEmbeddings(cached["tokens"], cached["mask"], cached["pooled"])
-    # Encode in order of length, so each batch pads little; then back to the captions' order.
-    order = sorted(range(len(captions)), key=lambda i: len(captions[i]))
-    encoder = shared_text_encoder("cpu")
-    parts = [
-        encoder.encode([captions[i] for i in order[start : start + 512]])
-        for start in tqdm(range(0, len(captions), 512), desc="encoding captions", unit="batch", leave=False)
-    ]
-    embeddings = PromptEmbeddings.cat(parts)[torch.argsort(torch.tensor(order))]
-    embeddings.tokens = embeddings.tokens.half()
-    cache_file.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {
-        "tokens": embeddings.tokens,
-        "mask": embeddings.mask,
-        "pooled": embeddings.pooled,
-        "key": torch.tensor(list(key.encode()), dtype=torch.uint8),
-    }
-    staging = cache_file.with_suffix(f".{os.getpid()}.tmp")  # processes that write at once don't collide
-    save_file({k: v.contiguous() for k, v in tensors.items()}, staging)
-    staging.replace(cache_file)  # never a half-written cache under the real name
-    return embeddings
-
-
-def _cache_key(captions: list[str]) -> str:
-    return hashlib.sha256(("\n".join(captions) + ENCODER_SHA256).encode()).hexdigest()
-
-
-def prepare_data(config: Config, run_dir: Path) -> TrainingData:
-    d = config.data
-    dataset = load_dataset(d.dataset, d.data_dir, train=True, download=d.download)
-    attributes = brightness_attributes(dataset.images, dataset.labels, len(dataset.class_names))
-    captions = CaptionGrammar(d.dataset).bank(d.captions_per_class, seed=config.train.seed)
-    embeddings = caption_embeddings(captions.captions, run_dir / "caption_embeddings.safetensors")
-    index = CaptionIndex.from_captions(
-        captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS
-    )
-    return TrainingData(dataset, attributes, captions, embeddings, index)
-
-
-def step_generator(seed: int, step: int) -> torch.Generator:
-    """All randomness of one step comes from (seed, step): resuming needs no saved RNG state, and every
-    process draws the same numbers for the whole batch, so N processes train exactly as one does."""
-    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101)
-
-
-def batch_indices(num_items: int, batch_size: int, step: int, seed: int, rank: int = 0, world: int = 1) -> torch.Tensor:
-    """The step's batch, or process `rank`'s share of it when `world` processes split it: epoch-wise
-    shuffling without replacement, derived from the step number alone, so every image is used once per
-    epoch whatever the number of processes."""
-    per_epoch = num_items // batch_size
-    epoch, position = divmod(step, per_epoch)
-    order = torch.randperm(num_items, generator=torch.Generator().manual_seed(seed + epoch))
-    return order[position * batch_size : (position + 1) * batch_size][process_share(rank, world)]
-
-
-def process_share(rank: int, world: int) -> slice:
-    """Which rows of the batch process `rank` of `world` trains on: every world-th, starting at rank."""
-    return slice(rank, None, world)
-
-
-def batch_text(embeddings: PromptEmbeddings, caption_ids, config: Config, rng) -> PromptEmbeddings:
-    """The batch's caption embeddings in fp32, cut to its longest caption, with the optional token dropout
-    and sentence-embedding noise (see DataConfig)."""
-    text = embeddings[caption_ids]
-    if config.data.token_dropout > 0:
-        hide = torch.rand(len(caption_ids), generator=rng) < config.data.token_dropout
-        empty = embeddings[torch.zeros_like(caption_ids)]  # caption 0 is the empty caption
-        text.tokens = torch.where(hide[:, None, None], empty.tokens, text.tokens)
-        text.mask = torch.where(hide[:, None], empty.mask, text.mask)
-    if config.data.pooled_noise > 0:
-        text.pooled = text.pooled + config.data.pooled_noise * torch.randn(text.pooled.shape, generator=rng)
-    length = int(text.mask.sum(1).max())  # the bank is padded to its longest caption; this batch needs less
-    return PromptEmbeddings(text.tokens[:, :length].float(), text.mask[:, :length], text.pooled)
-
-
-def draw_captions(data: TrainingData, indices, config: Config, rng) -> torch.Tensor:
-    """One caption per image of the batch (indices into `data.captions`), drawn as the config says."""
-    d = config.data
-    labels, attributes = data.dataset.labels[indices], data.attributes[indices]
-    return data.captions.sample(labels, attributes, d.attribute_probability, d.caption_dropout, rng)
+from .progress import Console, LossLog, follow
+from .training_data import TrainingData, batch_indices, batch_text, draw_captions, prepare_data
 
 
 def training_loss(
@@ -193,67 +82,6 @@ def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict, caption_
     return pipe
 
 
-def sample_grid(pipe: TextToImagePipeline, config: Config, path: Path, own_defaults: bool = False) -> None:
-    """The config's sample prompts at seed 0, a row each; `own_defaults`: at the pipeline's own steps,
-    guidance and sampler (a distilled student's) rather than the config's."""
-    s = config.sample
-    sampling = dict(num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, scheduler=s.scheduler)
-    if own_defaults:
-        sampling = {}
-    images = pipe(s.prompts, num_images_per_prompt=s.images_per_prompt, seed=0, output_type="pt", **sampling).images
-    path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
-
-
-def write_log_row(path: Path, row: list, mode: str = "a") -> None:
-    """One CSV row, file closed again at once: the log survives any interruption."""
-    with open(path, mode, newline="") as file:
-        csv.writer(file).writerow(row)
-
-
-def truncate_log(path: Path, last_step: int) -> float:
-    """Drop the rows logged after `last_step`: a run killed between checkpoints logged steps that the
-    resumed run trains again, and each step belongs in the log once. Return the last kept loss (NaN if
-    none), from which the smoothed loss continues instead of starting afresh."""
-    rows = path.read_text().splitlines(keepends=True)
-    kept = rows[:1] + [row for row in rows[1:] if row.split(",")[0].isdigit() and int(row.split(",")[0]) <= last_step]
-    staging = path.with_suffix(".tmp")
-    staging.write_text("".join(kept))
-    staging.replace(path)
-    return float(kept[-1].split(",")[1]) if len(kept) > 1 else float("nan")
-
-
-def weights_digest(*tensor_lists) -> str:
-    """A short fingerprint of the weights, to check that all processes hold the same ones."""
-    digest = hashlib.sha256()
-    for tensor in itertools.chain(*tensor_lists):
-        digest.update(tensor.detach().float().cpu().numpy().tobytes())
-    return digest.hexdigest()[:16]
-
-
-class StopSignals:
-    """Ctrl-C and SIGTERM during the loop only ask for a stop: the step in flight finishes, all processes
-    agree on the stop at the same step (see the loop), and the main one saves a checkpoint. A signal that
-    arrived in the middle of an optimizer step would otherwise leave a checkpoint between two steps."""
-
-    def __init__(self):
-        self.requested = False
-        self.previous = {}
-
-    def __enter__(self) -> StopSignals:
-        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
-            for number in (signal.SIGINT, signal.SIGTERM):
-                self.previous[number] = signal.signal(number, self.request)
-        return self
-
-    def request(self, signum, frame) -> None:
-        self.requested = True
-
-    def __exit__(self, *exc) -> None:
-        for number, handler in self.previous.items():
-            signal.signal(number, handler)
-
-
 def check_batch(batch_size: int, num_images: int, num_processes: int) -> None:
     if batch_size > num_images:
         raise UserError(f"batch-size {batch_size} is larger than the dataset ({num_images} images)")
@@ -294,32 +122,19 @@ def training_record(config: Config, data: TrainingData, command: str, n_params: 
     }
 
 
-def train(config: Config, resume: str | None = None, command: str = "") -> Path:
-    """Run the training loop; return the exported pipeline folder.
-
-    `train.batch_size` is the whole batch of one step, split across processes: 1 or N processes (GPUs,
-    machines) follow the same learning-rate schedule, see the same images and reach the same weights."""
-    from accelerate import Accelerator
-    from accelerate.utils import gather_object
-
+def training_objective(config: Config, data: TrainingData, noise_scheduler, device) -> LossFunction:
+    """The loop's loss function for training: the step's batch (batch_indices), then training_loss."""
     t = config.train
-    device = pick_device(t.device)
-    precision = training_precision(t.mixed_precision, device)
-    accelerator = Accelerator(mixed_precision=precision, cpu=device.type == "cpu")
-    rank, world, is_main = accelerator.process_index, accelerator.num_processes, accelerator.is_main_process
-    run_dir = Path(t.output_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(t.seed)
-    started = time.time()  # the time budget covers preparing the data too
-    checkpoint = find_checkpoint(run_dir, resume) if resume else None  # a wrong --resume fails before the work
 
-    with accelerator.main_process_first():  # the main process writes the caption cache; the others read it
-        data = prepare_data(config, run_dir)
-    check_batch(t.batch_size, len(data.dataset), world)
-    unet = build_unet(config.model, data.dataset.image_shape)
-    noise_scheduler = DDPMScheduler(
-        num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
-    )
+    def loss(unet, step: int, rng: torch.Generator, share: slice) -> torch.Tensor:
+        indices = batch_indices(len(data.dataset), t.batch_size, step, t.seed)
+        return training_loss(unet, noise_scheduler, data, indices, config, rng, device, share)
+
+    return loss
+
+
+def new_training_state(unet, t: TrainConfig) -> TrainingState:
+    """AdamW, the configured learning-rate schedule and an EMA copy with warm-up, around a fresh UNet."""
     optimizer = torch.optim.AdamW(unet.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
     lr_scheduler = get_scheduler(
         t.lr_schedule, optimizer, num_warmup_steps=t.warmup_steps, num_training_steps=t.max_steps
@@ -332,125 +147,74 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         model_cls=UNet2DConditionModel,
         model_config=unet.config,
     )
+    return TrainingState(unet, ema, optimizer, lr_scheduler)
+
+
+def training_schedule(t: TrainConfig, started: float) -> Schedule:
+    """The whole run in one loop; the time budget counts from `started` (preparing the data included)."""
+    return Schedule(
+        end_step=t.max_steps,
+        batch_size=t.batch_size,
+        seed=t.seed,
+        grad_clip=t.grad_clip,
+        log_every=t.log_every,
+        sample_every=t.sample_every,
+        checkpoint_every=t.checkpoint_every,
+        keep_checkpoints=t.keep_checkpoints,
+        deadline=None if t.max_minutes is None else started + t.max_minutes * 60,
+    )
+
+
+def train(config: Config, resume: str | None = None, command: str = "") -> Path:
+    """Run the training loop; return the exported pipeline folder.
+
+    `train.batch_size` is the whole batch of one step, split across processes: 1 or N processes (GPUs,
+    machines) follow the same learning-rate schedule, see the same images and reach the same weights."""
+    t = config.train
+    started = time.time()  # the time budget covers preparing the data too
+    device = pick_device(t.device)
+    precision = training_precision(t.mixed_precision, device)
+    accelerator = make_accelerator(device, precision)
+    run_dir = Path(t.output_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(t.seed)
+    checkpoint = find_checkpoint(run_dir, resume) if resume else None  # a wrong --resume fails before the work
+
+    with accelerator.main_process_first():  # the main process writes the caption cache; the others read it
+        data = prepare_data(config, run_dir)
+    check_batch(t.batch_size, len(data.dataset), accelerator.num_processes)
+    unet = build_unet(config.model, data.dataset.image_shape)
+    noise_scheduler = DDPMScheduler(
+        num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
+    )
+    state = new_training_state(unet, t)
     start_step = 0
     if checkpoint is not None:
-        restored = load_checkpoint(checkpoint, unet=unet, ema=ema, optimizer=optimizer, lr_scheduler=lr_scheduler)
-        start_step = restored["step"]
+        start_step = load_checkpoint(checkpoint, state)["step"]
         accelerator.print(f"resumed from {checkpoint} at step {start_step}")
-    # The learning-rate schedule stays outside prepare(): accelerate would step it once per process per
-    # step, as if each process had its own batch; here the batch is shared, so it steps once per step.
-    unet, optimizer = accelerator.prepare(unet, optimizer)
-    ema.to(accelerator.device)
 
-    n_params = count_parameters(unet)
+    n_params, world = count_parameters(unet), accelerator.num_processes
     record = training_record(config, data, command, n_params, accelerator.device, world, precision)
-    log_path = run_dir / "loss.csv"
-    recent_loss = float("nan")  # smoothed, for the log and the progress bar (main process only)
-    if is_main:
-        remove_unfinished(run_dir)  # what a killed run left half-written
-        if start_step == 0 or not log_path.exists():
-            write_log_row(log_path, ["step", "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
-        else:
-            recent_loss = truncate_log(log_path, start_step)
-
-    def checkpoint_dir(step: int) -> Path:
-        return run_dir / "checkpoints" / f"step-{step:06d}"
-
-    def save(step: int) -> None:
-        if not is_main:
-            return
-        pipe = export_pipeline(
-            ema, accelerator.unwrap_model(unet), noise_scheduler, {**record, "steps": step}, data.caption_index
-        )
-        save_checkpoint(
-            checkpoint_dir(step),
-            step=step,
-            unet=accelerator.unwrap_model(unet),
-            ema=ema,
-            optimizer=optimizer,
-            lr_scheduler=lr_scheduler,
-            pipeline=pipe,
-            extra={"config": config.to_dict()},
-        )
-        prune_checkpoints(run_dir, t.keep_checkpoints)
-
+    loop = TrainingLoop(
+        Run(run_dir, accelerator, record, started),
+        state,
+        training_schedule(t, started),
+        loss=training_objective(config, data, noise_scheduler, accelerator.device),
+        export=lambda record: export_pipeline(state.ema, unet, noise_scheduler, record, data.caption_index),
+        sample=lambda pipe, path: sample_grid(pipe, config.sample, path),
+        checkpoint_extra=lambda step: {"config": config.to_dict()},
+    )
+    is_main = accelerator.is_main_process
+    log = LossLog(run_dir / "loss.csv", enabled=is_main)
+    smoothed_loss = log.start(start_step)
     accelerator.print(
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
         f"{accelerator.device} x {world}, mixed precision {precision}; run folder {run_dir}"
     )
-    step, window_start, window_images = start_step, time.time(), 0
-    progress = tqdm(total=t.max_steps, initial=start_step, desc="training", unit="step", disable=not is_main)
-    share = process_share(rank, world)
-    share_size = len(range(t.batch_size)[share])
-    unet.train()
-    with StopSignals() as stop:
-        while step < t.max_steps:
-            rng = step_generator(t.seed, step)
-            indices = batch_indices(len(data.dataset), t.batch_size, step, t.seed)
-            with accelerator.autocast():
-                loss = training_loss(unet, noise_scheduler, data, indices, config, rng, accelerator.device, share)
-            # The processes' gradients are averaged; weighting each share by its size makes that average the
-            # gradient of the whole batch's mean loss, also when the shares differ by one image.
-            loss_sum = loss * share_size
-            accelerator.backward(loss_sum * world / len(indices))
-            if t.grad_clip:
-                accelerator.clip_grad_norm_(unet.parameters(), t.grad_clip)
-            optimizer.step()
-            if not accelerator.optimizer_step_was_skipped:  # fp16 skips steps whose gradients overflowed
-                lr_scheduler.step()
-            optimizer.zero_grad(set_to_none=True)
-            ema.step(unet.parameters())
-            step += 1
-            over_time = t.max_minutes is not None and time.time() - started > t.max_minutes * 60
-            # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
-            # out of time, so that all of them stop at the same step.
-            shared = torch.tensor([loss_sum.item(), stop.requested, over_time], device=accelerator.device)
-            shared = accelerator.reduce(shared, "sum").tolist()
-            batch_loss = shared[0] / len(indices)
-            window_images += len(indices)
-            recent_loss = batch_loss if math.isnan(recent_loss) else 0.95 * recent_loss + 0.05 * batch_loss
-            progress.update(1)
-            if step % t.log_every == 0 or step == t.max_steps:
-                speed = window_images / (time.time() - window_start)
-                lr = lr_scheduler.get_last_lr()[0]
-                progress.set_postfix(loss=f"{recent_loss:.4f}", lr=f"{lr:.2e}", img_s=f"{speed:.0f}")
-                row = [step, f"{recent_loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{time.time() - started:.1f}"]
-                if is_main:
-                    write_log_row(log_path, row)
-                window_start, window_images = time.time(), 0
-            if is_main and t.sample_every and step % t.sample_every == 0:
-                pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, record, data.caption_index)
-                sample_grid(pipe, config, run_dir / "samples" / f"step-{step:06d}.png")
-            if t.checkpoint_every and step % t.checkpoint_every == 0:
-                save(step)
-            if shared[1]:
-                progress.close()
-                accelerator.print(f"\ninterrupted at step {step}; saving a checkpoint first")
-                if not (t.checkpoint_every and step % t.checkpoint_every == 0):
-                    save(step)
-                raise KeyboardInterrupt
-            if shared[2]:
-                accelerator.print(f"\ntime budget of {t.max_minutes} minutes reached at step {step}")
-                break
-    progress.close()
-
-    wall = time.time() - started
-    final = {**record, "steps": step, "wall_time_s": round(wall, 1), "final_loss": round(recent_loss, 5)}
-    final["weights_sha256_per_process"] = gather_object([weights_digest(unet.parameters(), ema.shadow_params)])
-    if len(set(final["weights_sha256_per_process"])) > 1:
-        accelerator.print("warning: the processes ended with different weights; the main process's are saved")
-    if not checkpoint_dir(step).is_dir():  # unless the loop just saved this very step
-        save(step)
-    pipeline_dir = run_dir / "pipeline"
-    if is_main:
-        pipe = export_pipeline(ema, accelerator.unwrap_model(unet), noise_scheduler, final, data.caption_index)
-        pipe.save_pretrained(pipeline_dir)
-        sample_grid(pipe, config, run_dir / "samples" / "final.png")
-        (run_dir / "training_record.json").write_text(json.dumps(final, indent=2) + "\n")
-        accelerator.print(f"done: {step} steps in {wall / 60:.1f} min; pipeline saved to {pipeline_dir}")
-    accelerator.wait_for_everyone()
-    accelerator.end_training()
-    return pipeline_dir
+    console = Console("training", t.max_steps, start_step, enabled=is_main)
+    follow(loop.run(start_step, smoothed_loss), log, console)
+    console.close()
+    return loop.finish()
 
 
 def parse_args(argv=None) -> argparse.Namespace:

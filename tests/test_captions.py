@@ -26,7 +26,7 @@ from diffusion.captions import (
 )
 from diffusion.data import CLASS_NAMES
 from diffusion.evaluation.prompt_sets import free_form_set
-from diffusion.train import caption_embeddings
+from diffusion.training_data import caption_embeddings
 
 FUNCTION_WORDS = {"a", "an", "the", "with", "for", "of", "in", "pair", "no"}
 FASHION = CLASS_NAMES["fashion_mnist"]

@@ -21,7 +21,9 @@ import yaml
 from safetensors.torch import load_file
 
 from diffusion.checkpoint import checkpoint_folders
-from diffusion.train import batch_indices, train
+from diffusion.loop import process_share
+from diffusion.train import train
+from diffusion.training_data import batch_indices
 
 from .processes import finish, kill_group, process_group, wait_for
 
@@ -146,7 +148,7 @@ def test_each_image_once_per_epoch_across_processes(world, batch_size):
         seen = []
         for step in range(epoch * per_epoch, (epoch + 1) * per_epoch):
             batch = batch_indices(num_items, batch_size, step, seed)
-            shares = [batch_indices(num_items, batch_size, step, seed, rank, world) for rank in range(world)]
+            shares = [batch[process_share(rank, world)] for rank in range(world)]  # each process's rows, as trained
             assert sorted(torch.cat(shares).tolist()) == sorted(batch.tolist())  # the shares make up the batch
             assert max(len(s) for s in shares) - min(len(s) for s in shares) <= 1
             seen += torch.cat(shares).tolist()

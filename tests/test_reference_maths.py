@@ -22,7 +22,8 @@ from diffusion.model import build_unet
 from diffusion.pipeline import TextToImagePipeline, alpha_bar_of_step, predict_clean_image
 from diffusion.schedulers import SAMPLERS, SCHEDULERS, make_scheduler
 from diffusion.text import EMBEDDING_DIM, shared_text_encoder
-from diffusion.train import batch_text, draw_captions, prepare_data, training_loss
+from diffusion.train import training_loss
+from diffusion.training_data import batch_text, draw_captions, prepare_data
 
 from .conftest import ROOT
 

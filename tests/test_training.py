@@ -15,8 +15,9 @@ import torch
 from safetensors.torch import load_file
 
 from diffusion.checkpoint import checkpoint_folders
-from diffusion.train import batch_text, train
 from diffusion.train import main as train_main
+from diffusion.train import train
+from diffusion.training_data import batch_text
 
 from .conftest import ROOT
 from .processes import finish, ignore_sigint, options, process_group, python_module, wait_for

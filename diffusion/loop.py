@@ -1,0 +1,318 @@
+"""The one training loop. Training (train.py) and distillation (distill.py) run it; they differ only in
+what they pass in: the model with its EMA, optimizer and learning-rate schedule (a TrainingState), a loss
+function that draws the step's batch, and an export function that makes the pipeline a checkpoint holds.
+
+    loop = TrainingLoop(run, state, schedule, loss=loss, export=export, sample=sample)
+    for event in loop.run(start_step):   # a STEP event after every step; LOG, SAMPLE, CHECKPOINT when due; STOP
+        ...                              # loss.csv and the progress bar follow these (progress.py), or a web page
+    pipeline_dir = loop.finish()
+
+One step: the loss over this process's share of the batch, backward through accelerate (1..N processes),
+gradient clipping, the optimizer, the learning-rate schedule, the EMA copy. Then the processes agree, in
+one small all-reduce, on the whole batch's loss and on whether to stop (Ctrl-C, SIGTERM, the time
+budget), so that all of them stop at the same step. All randomness of a step comes from (seed, step): a
+run resumed from a checkpoint takes exactly the steps that an uninterrupted one takes.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import json
+import math
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+from accelerate import Accelerator
+from accelerate.utils import gather_object
+from torchvision.utils import save_image
+
+from .checkpoint import TrainingState, checkpoint_folder, prune_checkpoints, remove_unfinished, save_checkpoint
+from .config import SampleConfig
+from .folders import write_text_atomic
+from .pipeline import TextToImagePipeline
+
+# The kinds of event, and why a loop stopped (a STOP event's reason).
+STEP, LOG, SAMPLE, CHECKPOINT, STOP = "step", "log", "sample", "checkpoint", "stop"
+DONE, TIME_UP, INTERRUPTED = "done", "time up", "interrupted"
+
+# loss(model, step, rng, share): the mean loss of `model` over this process's `share` of step `step`'s batch,
+# every random draw made from `rng` for the whole batch (so that 1 or N processes train alike).
+LossFunction = Callable[[torch.nn.Module, int, torch.Generator, slice], torch.Tensor]
+# export(record): a pipeline of the EMA weights, carrying `record` as its training record.
+Export = Callable[[dict], TextToImagePipeline]
+# sample(pipeline, path): a grid of sample images written to `path`.
+Sample = Callable[[TextToImagePipeline, Path], None]
+
+
+def step_generator(seed: int, step: int, stream: int = 0) -> torch.Generator:
+    """All randomness of one step comes from (seed, step): resuming needs no saved RNG state, and every
+    process draws the same numbers for the whole batch, so N processes train exactly as one does. Another
+    `stream` gives other numbers for the same seed (distillation's, not those its teacher trained with)."""
+    return torch.Generator().manual_seed((seed * 1_000_003 + step) * 101 + stream)
+
+
+def process_share(rank: int, world: int) -> slice:
+    """Which rows of the batch process `rank` of `world` trains on: every world-th, starting at rank."""
+    return slice(rank, None, world)
+
+
+def make_accelerator(device: torch.device, mixed_precision: str = "no") -> Accelerator:
+    """accelerate's view of the processes (one, or as many as `accelerate launch` started) on `device`'s kind."""
+    return Accelerator(mixed_precision=mixed_precision, cpu=device.type == "cpu")
+
+
+class StopSignals:
+    """Ctrl-C and SIGTERM during the loop only ask for a stop: the step in flight finishes, all processes
+    agree on the stop at the same step, and the main one saves a checkpoint. A signal that arrived in the
+    middle of an optimizer step would otherwise leave a checkpoint between two steps."""
+
+    def __init__(self):
+        self.requested = False
+        self.previous = {}
+
+    def __enter__(self) -> StopSignals:
+        if threading.current_thread() is threading.main_thread():  # signal handlers live in the main thread
+            for number in (signal.SIGINT, signal.SIGTERM):
+                self.previous[number] = signal.signal(number, self.request)
+        return self
+
+    def request(self, signum=None, frame=None) -> None:
+        self.requested = True
+
+    def __exit__(self, *exc) -> None:
+        for number, handler in self.previous.items():
+            signal.signal(number, handler)
+
+
+@dataclass
+class Schedule:
+    """When a loop steps, logs, samples, saves and stops. An `*_every` of 0 means never."""
+
+    end_step: int  # the loop's last step: the run's last, or the last of a distillation stage
+    batch_size: int  # images per step, all processes together
+    seed: int
+    seed_stream: int = 0  # see step_generator
+    grad_clip: float | None = 1.0
+    log_every: int = 50
+    sample_every: int = 0
+    checkpoint_every: int = 0
+    keep_checkpoints: int = 2
+    deadline: float | None = None  # a time.time() past which the loop stops after its current step
+
+
+@dataclass
+class Run:
+    """What every loop of one run shares: its folder, its processes, its record so far (the steps are added
+    at each export), and when it started (elapsed_s and the time budget count from then)."""
+
+    folder: Path
+    accelerator: Accelerator
+    record: dict
+    started: float
+
+
+@dataclass(frozen=True)
+class LoopEvent:
+    """The loop's state after a step, or news of a log row's moment, a sample grid, a checkpoint, the stop."""
+
+    kind: str  # STEP, LOG, SAMPLE, CHECKPOINT or STOP
+    step: int  # optimizer steps taken in the run so far
+    batch_loss: float  # the last step's loss over the whole batch (all processes); NaN before the first
+    smoothed_loss: float  # its moving average: what loss.csv and the progress bar show
+    lr: float
+    images_per_s: float  # since the last LOG event
+    elapsed_s: float  # since the run started
+    labels: dict = field(default_factory=dict)  # the caller's names for this loop (distillation: its stage)
+    path: Path | None = None  # SAMPLE: the grid; CHECKPOINT: the checkpoint folder
+    reason: str = ""  # STOP: DONE, TIME_UP or INTERRUPTED
+
+
+class TrainingLoop:
+    """Optimizer steps over one TrainingState up to `schedule.end_step`: a whole training run, or one stage
+    of a distillation. Iterate `run()` to take the steps; `finish()` then exports the result."""
+
+    def __init__(
+        self,
+        run: Run,
+        state: TrainingState,
+        schedule: Schedule,
+        *,
+        loss: LossFunction,
+        export: Export,
+        sample: Sample | None = None,
+        checkpoint_extra: Callable[[int], dict] | None = None,
+        labels: dict | None = None,
+    ):
+        self.training_run, self.state, self.schedule = run, state, schedule
+        self.loss, self.export, self.sample = loss, export, sample
+        self.checkpoint_extra = checkpoint_extra or (lambda step: {})  # more for the checkpoint's JSON
+        self.labels = labels or {}
+        accelerator = run.accelerator
+        # The learning-rate schedule stays outside prepare(): accelerate would step it once per process per
+        # step, as if each process had its own batch; here the batch is shared, so it steps once per step.
+        self.model, self.optimizer = accelerator.prepare(state.model, state.optimizer)
+        state.ema.to(accelerator.device)
+        self.share = process_share(accelerator.process_index, accelerator.num_processes)
+        self.share_size = len(range(schedule.batch_size)[self.share])
+        self.step, self.batch_loss, self.smoothed_loss = 0, math.nan, math.nan
+        self._start_window()
+
+    @property
+    def is_main(self) -> bool:
+        return self.training_run.accelerator.is_main_process
+
+    def run(self, start_step: int, smoothed_loss: float = math.nan) -> Iterator[LoopEvent]:
+        """Take the steps from `start_step` on, yielding the events; the last one is STOP. `smoothed_loss`
+        continues a resumed run's (or an earlier stage's) moving average. Ctrl-C or SIGTERM: the STOP
+        event, a checkpoint, then KeyboardInterrupt."""
+        self.step, self.smoothed_loss = start_step, smoothed_loss
+        if self.is_main:
+            remove_unfinished(self.training_run.folder)  # what a killed run left half-written
+        self._start_window()
+        self.model.train()
+        with StopSignals() as stop:
+            while self.step < self.schedule.end_step:
+                interrupted, over_time = self._take_step(stop)
+                yield from self._events_after_step()
+                if interrupted:
+                    yield self._event(STOP, reason=INTERRUPTED)
+                    if saved := self._save_unless_saved():
+                        yield self._event(CHECKPOINT, path=saved)
+                    raise KeyboardInterrupt
+                if over_time:
+                    yield self._event(STOP, reason=TIME_UP)
+                    return
+        yield self._event(STOP, reason=DONE)
+
+    def _take_step(self, stop: StopSignals) -> tuple[bool, bool]:
+        """One optimizer step; then whether any process was asked to stop, and whether time is up."""
+        accelerator, schedule = self.training_run.accelerator, self.schedule
+        rng = step_generator(schedule.seed, self.step, schedule.seed_stream)
+        with accelerator.autocast():
+            loss = self.loss(self.model, self.step, rng, self.share)
+        # The processes' gradients are averaged; weighting each share by its size makes that average the
+        # gradient of the whole batch's mean loss, also when the shares differ by one image.
+        loss_sum = loss * self.share_size
+        accelerator.backward(loss_sum * accelerator.num_processes / schedule.batch_size)
+        if schedule.grad_clip:
+            accelerator.clip_grad_norm_(self.model.parameters(), schedule.grad_clip)
+        self.optimizer.step()
+        if not accelerator.optimizer_step_was_skipped:  # fp16 skips steps whose gradients overflowed
+            self.state.lr_scheduler.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.state.ema.step(self.model.parameters())
+        self.step += 1
+        over_time = schedule.deadline is not None and time.time() > schedule.deadline
+        # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
+        # out of time, so that all of them stop at the same step.
+        shared = torch.tensor([loss_sum.item(), stop.requested, over_time], device=accelerator.device)
+        total, stops, overs = accelerator.reduce(shared, "sum").tolist()
+        self._count(total / schedule.batch_size)
+        return bool(stops), bool(overs)
+
+    def _count(self, batch_loss: float) -> None:
+        self.batch_loss = batch_loss
+        smoothed = self.smoothed_loss
+        self.smoothed_loss = batch_loss if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * batch_loss
+        self.window_images += self.schedule.batch_size
+
+    def _events_after_step(self) -> Iterator[LoopEvent]:
+        """STEP after every step; LOG, SAMPLE and CHECKPOINT when they are due."""
+        schedule, step = self.schedule, self.step
+        yield self._event(STEP)
+        if step % schedule.log_every == 0 or step == schedule.end_step:
+            yield self._event(LOG)
+            self._start_window()  # the next LOG's images/s counts from here
+        if self.sample is not None and schedule.sample_every and step % schedule.sample_every == 0:
+            yield self._event(SAMPLE, path=self._sample_grid())
+        if schedule.checkpoint_every and step % schedule.checkpoint_every == 0:
+            yield self._event(CHECKPOINT, path=self._save())
+
+    def _start_window(self) -> None:
+        self.window_start, self.window_images = time.time(), 0
+
+    def _event(self, kind: str, **news) -> LoopEvent:
+        return LoopEvent(
+            kind,
+            self.step,
+            self.batch_loss,
+            self.smoothed_loss,
+            lr=self.state.lr_scheduler.get_last_lr()[0],
+            images_per_s=self.window_images / max(time.time() - self.window_start, 1e-9),
+            elapsed_s=time.time() - self.training_run.started,
+            labels=self.labels,
+            **news,
+        )
+
+    def _record(self) -> dict:
+        return {**self.training_run.record, "steps": self.step}
+
+    def _sample_grid(self) -> Path:
+        path = self.training_run.folder / "samples" / f"step-{self.step:06d}.png"
+        if self.is_main:
+            self.sample(self.export(self._record()), path)
+        return path
+
+    def _save(self) -> Path:
+        """A checkpoint at this step, written by the main process; only the newest few are kept."""
+        folder = checkpoint_folder(self.training_run.folder, self.step)
+        if self.is_main:
+            pipeline = self.export(self._record())
+            save_checkpoint(folder, self.step, self.state, pipeline, self.checkpoint_extra(self.step))
+            prune_checkpoints(self.training_run.folder, self.schedule.keep_checkpoints)
+        return folder
+
+    def _save_unless_saved(self) -> Path | None:
+        """A checkpoint at this step, unless there is one (just saved, or the one the run resumed from)."""
+        if checkpoint_folder(self.training_run.folder, self.step).is_dir():
+            return None
+        return self._save()
+
+    def finish(self, saved_as: str = "pipeline") -> Path:
+        """After the last step: a checkpoint at it (unless there is one), the final pipeline and
+        training_record.json in the run folder, samples/final.png. Returns the pipeline folder."""
+        run, accelerator = self.training_run, self.training_run.accelerator
+        wall = time.time() - run.started
+        final = {**self._record(), "wall_time_s": round(wall, 1), "final_loss": round(self.smoothed_loss, 5)}
+        digest = weights_digest(self.model.parameters(), self.state.ema.shadow_params)
+        final["weights_sha256_per_process"] = gather_object([digest])
+        if len(set(final["weights_sha256_per_process"])) > 1:
+            accelerator.print("warning: the processes ended with different weights; the main process's are saved")
+        self._save_unless_saved()
+        pipeline_dir = run.folder / "pipeline"
+        if self.is_main:
+            pipeline = self.export(final)
+            pipeline.save_pretrained(pipeline_dir)
+            if self.sample is not None:
+                self.sample(pipeline, run.folder / "samples" / "final.png")
+            write_text_atomic(run.folder / "training_record.json", json.dumps(final, indent=2) + "\n")
+            accelerator.print(f"done: {self.step} steps in {wall / 60:.1f} min; {saved_as} saved to {pipeline_dir}")
+        accelerator.wait_for_everyone()
+        accelerator.end_training()
+        return pipeline_dir
+
+
+def sample_grid(pipe: TextToImagePipeline, sampling: SampleConfig, path: Path, own_defaults: bool = False) -> None:
+    """The config's sample prompts at seed 0, a row each; `own_defaults`: at the pipeline's own steps,
+    guidance and sampler (a distilled student's) rather than the config's."""
+    s = sampling
+    settings = dict(num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, scheduler=s.scheduler)
+    if own_defaults:
+        settings = {}
+    images = pipe(s.prompts, num_images_per_prompt=s.images_per_prompt, seed=0, output_type="pt", **settings).images
+    path.parent.mkdir(parents=True, exist_ok=True)
+    save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
+
+
+def weights_digest(*tensor_lists) -> str:
+    """A short fingerprint of the weights, to check that all processes hold the same ones."""
+    digest = hashlib.sha256()
+    for tensor in itertools.chain(*tensor_lists):
+        digest.update(tensor.detach().float().cpu().numpy().tobytes())
+    return digest.hexdigest()[:16]

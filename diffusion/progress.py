@@ -1,0 +1,92 @@
+"""Following a training loop on the command line: loss.csv, and the progress bar with the run's messages.
+Each is a watcher, a callable given every LoopEvent (follow); the loop does not know who watches."""
+
+from __future__ import annotations
+
+import csv
+import math
+from collections.abc import Callable, Iterable
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from .folders import write_text_atomic
+from .loop import INTERRUPTED, LOG, STEP, STOP, TIME_UP, LoopEvent
+
+
+def follow(events: Iterable[LoopEvent], *watchers: Callable[[LoopEvent], None]) -> None:
+    """Hand each event to every watcher, in order."""
+    for event in events:
+        for watch in watchers:
+            watch(event)
+
+
+class LossLog:
+    """loss.csv: a row per LOG event, written by the main process only (`enabled`). Each row is appended and
+    the file closed again at once, so the log survives any interruption. `label_columns` name the events'
+    labels written after the step (distillation's stage)."""
+
+    def __init__(self, path: Path, label_columns: tuple[str, ...] = (), enabled: bool = True):
+        self.path, self.label_columns, self.enabled = path, tuple(label_columns), enabled
+
+    def start(self, step: int) -> float:
+        """A new log for a run at step 0 (or one without a log), else the log kept up to `step`: a run killed
+        between checkpoints logged steps that the resumed run takes again, and each step belongs in the log
+        once. Returns the last kept loss (NaN if none), from which the smoothed loss continues."""
+        if not self.enabled:
+            return math.nan
+        lines = self.path.read_text().splitlines(keepends=True) if step > 0 and self.path.exists() else []
+        if not lines:
+            self._append(["step", *self.label_columns, "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
+            return math.nan
+        kept = [line for line in lines[1:] if line.endswith("\n") and logged_step(line) <= step]
+        write_text_atomic(self.path, "".join(lines[:1] + kept))
+        loss_column = lines[0].rstrip().split(",").index("loss")
+        return float(kept[-1].split(",")[loss_column]) if kept else math.nan
+
+    def __call__(self, event: LoopEvent) -> None:
+        if self.enabled and event.kind == LOG:
+            labels = [event.labels[name] for name in self.label_columns]
+            loss, lr, speed, elapsed = event.smoothed_loss, event.lr, event.images_per_s, event.elapsed_s
+            self._append([event.step, *labels, f"{loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{elapsed:.1f}"])
+
+    def _append(self, row: list, mode: str = "a") -> None:
+        with open(self.path, mode, newline="") as file:
+            csv.writer(file).writerow(row)
+
+
+def logged_step(line: str) -> float:
+    """The step of a loss.csv row; infinity for a line that is not a complete row."""
+    first = line.split(",")[0]
+    return int(first) if first.isdigit() and "," in line else math.inf
+
+
+class Console:
+    """The progress bar (loss, learning rate and images/s at each LOG event) and the loop's stops in words,
+    on the main process only (`enabled`)."""
+
+    def __init__(self, description: str, total: int, initial: int, enabled: bool = True):
+        self.enabled = enabled
+        self.bar = tqdm(total=total, initial=initial, desc=description, unit="step", disable=not enabled)
+
+    def say(self, message: str) -> None:
+        if self.enabled:
+            self.bar.write(message)  # above the bar, which stays whole
+
+    def describe(self, description: str) -> None:
+        self.bar.set_description(description)
+
+    def __call__(self, event: LoopEvent) -> None:
+        if event.kind == STEP:
+            self.bar.update(1)
+        elif event.kind == LOG:
+            loss, lr, speed = f"{event.smoothed_loss:.4f}", f"{event.lr:.2e}", f"{event.images_per_s:.0f}"
+            self.bar.set_postfix(loss=loss, lr=lr, img_s=speed)
+        elif event.kind == STOP and event.reason == INTERRUPTED:
+            self.bar.close()
+            self.say(f"\ninterrupted at step {event.step}; saving a checkpoint first")
+        elif event.kind == STOP and event.reason == TIME_UP:
+            self.say(f"\ntime budget reached at step {event.step}")
+
+    def close(self) -> None:
+        self.bar.close()
