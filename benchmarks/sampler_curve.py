@@ -9,6 +9,8 @@ Per (sampler, steps): 50 images of each plain class prompt and 5 of each free-fo
 all, the same noise seed + i in every row, so rows differ only by the sampler), judged in the reference
 classifier's features against as many real test images of the same classes: Fréchet distance with its
 bootstrap 95% interval, the real-vs-real floor at that size, KID, precision and recall, prompt accuracy;
+the Fréchet distance again in the classifier's conv features (texture that its last layer ignores); each
+row's Fréchet over the reference row's (--reference, default dpm++:50), paired, in both feature spaces;
 then the seconds for 16 images of one prompt, beside the machine's fp32 matmul GFLOP/s. Rows are
 appended to OUT/rows.jsonl as they finish, so an interrupted run continues where it stopped; the table
 (OUT/table.md) and the picture (OUT/curve.png) are redrawn from all rows at the end. The quality columns
@@ -28,7 +30,7 @@ from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
 from diffusion.data import load_dataset
-from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
+from diffusion.evaluation.classifier import conv_features, default_classifier_dir, embed, load_classifier
 from diffusion.evaluation.generate import generate
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
 from diffusion.evaluation.quality import matched_real_sets, measure_quality, paired_ratio_interval
@@ -58,18 +60,24 @@ def features_file(out: Path, sampler: str, steps: int) -> Path:
 
 def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path) -> dict:
     settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
-    logits, features = embed(classifier, images_of(pipe, sets, **settings))
+    images = images_of(pipe, sets, **settings)
+    (logits, features), conv = embed(classifier, images), conv_features(classifier, images)
     features_file(out, sampler, steps).parent.mkdir(exist_ok=True)
-    save_file({"features": features.contiguous()}, features_file(out, sampler, steps))  # for paired comparisons
+    kept = {"features": features.contiguous(), "conv": conv.contiguous()}  # for paired comparisons
+    save_file(kept, features_file(out, sampler, steps))
     right = logits.argmax(1) == labels
     class_count = len(sets[0][0]) * sets[0][1]
-    quality = measure_quality(features, labels, *real)
+    quality = measure_quality(features, labels, *real[0])
+    in_conv = measure_quality(conv, labels, *real[1], rounds=50)
     return {
         "sampler": sampler,
         "steps": steps,
         "class_accuracy": right[:class_count].float().mean().item(),
         "free_form_accuracy": right[class_count:].float().mean().item(),
         **quality.as_dict(),
+        "conv_frechet": in_conv.frechet,
+        "conv_frechet_interval": in_conv.frechet_interval,
+        "conv_frechet_floor": in_conv.frechet_floor,
         "seconds_16": seconds_for_16(pipe, **settings),
         "gflops": matmul_gflops(),
     }
@@ -81,26 +89,31 @@ def compare(rows: list[dict], out: Path, reference: str, real: torch.Tensor, lab
     name, steps = reference.rsplit(":", 1)
     if not features_file(out, name, int(steps)).exists():
         return
-    base = load_file(features_file(out, name, int(steps)))["features"]
-    reference_index, _ = matched_real_sets(labels, real[1], 0)
+    base = load_file(features_file(out, name, int(steps)))
+    reference_index, _ = matched_real_sets(labels, real[0][1], 0)
     for r in rows:
         if features_file(out, r["sampler"], r["steps"]).exists():
-            features = load_file(features_file(out, r["sampler"], r["steps"]))["features"]
-            r["ratio"] = paired_ratio_interval(features, base, real[0][reference_index], rounds=200, seed=0)
+            kept = load_file(features_file(out, r["sampler"], r["steps"]))
+            for space, key, (features, _) in (("features", "ratio", real[0]), ("conv", "conv_ratio", real[1])):
+                r[key] = paired_ratio_interval(kept[space], base[space], features[reference_index], 200, seed=0)
 
 
 def table(rows: list[dict], reference: str = "") -> str:
     lines = [
-        f"| sampler | steps | Fréchet [95%] | ÷ {reference} [95%, paired] | floor | KID×1000 (floor) | precision "
-        "| recall | class | free-form | s / 16 images | GFLOP/s |",
-        "|---|---|---|---|---|---|---|---|---|---|---|---|",
+        f"| sampler | steps | Fréchet [95%] | ÷ {reference} [95%, paired] | floor | conv Fréchet [95%] (floor) "
+        f"| ÷ {reference}, conv | KID×1000 (floor) | precision | recall | class | free-form | s / 16 images "
+        "| GFLOP/s |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["sampler"], r["steps"])):
         low, high = r["frechet_interval"]
         ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["ratio"]) if "ratio" in r else ""
+        conv_ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["conv_ratio"]) if "conv_ratio" in r else ""
+        conv_low, conv_high = r["conv_frechet_interval"]
         lines.append(
             f"| {r['sampler']} | {r['steps']} | {r['frechet']:.2f} [{low:.2f}, {high:.2f}] | {ratio} "
-            f"| {r['frechet_floor']:.2f} "
+            f"| {r['frechet_floor']:.2f} | {r['conv_frechet']:.1f} [{conv_low:.1f}, {conv_high:.1f}] "
+            f"({r['conv_frechet_floor']:.1f}) | {conv_ratio} "
             f"| {r['kid']:.2f} ({r['kid_floor']:.2f}) | {r['precision']:.2f} | {r['recall']:.2f} "
             f"| {r['class_accuracy']:.1%} | {r['free_form_accuracy']:.1%} | {r['seconds_16']:.2f} | {r['gflops']:.0f} |"
         )
@@ -151,7 +164,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows_file = out / "rows.jsonl"
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
-    rows = [r for r in rows if features_file(out, r["sampler"], r["steps"]).exists()]  # else measured again
+    rows = [r for r in rows if "conv_frechet" in r and features_file(out, r["sampler"], r["steps"]).exists()]
     rows = list({(r["sampler"], r["steps"]): r for r in rows}.values())  # a row measured twice: the newest
     done = {(r["sampler"], r["steps"]) for r in rows}
 
@@ -164,7 +177,7 @@ def main() -> None:
     sets = [(plain, args.class_images), (free_form_set(dataset), args.free_form_images)]
     labels = torch.cat([torch.tensor(s.labels).repeat_interleave(n) for s, n in sets])
     test = load_dataset(dataset, None, train=False)
-    real = (embed(classifier, test.images)[1], test.labels)
+    real = (embed(classifier, test.images)[1], test.labels), (conv_features(classifier, test.images), test.labels)
 
     if args.retime:
         for r in rows:
