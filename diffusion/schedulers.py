@@ -28,7 +28,6 @@ SAMPLERS = {
     "lcm": (LCMScheduler, {}),  # consistency sampling, for students of `diffusion.distill --method consistency`
 }
 SCHEDULERS = list(SAMPLERS)
-DEFAULT_SCHEDULER = "dpm++"
 
 
 def check_scheduler(name) -> str:

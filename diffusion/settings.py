@@ -17,7 +17,7 @@ import unicodedata
 from dataclasses import dataclass, field
 
 from .errors import UserError, shown
-from .schedulers import DEFAULT_SCHEDULER, check_scheduler
+from .schedulers import check_scheduler
 from .text import MAX_PROMPT_CHARS
 
 MAX_STEPS = 1000
@@ -29,6 +29,7 @@ MAX_SEED = 2**32 - 1
 # Measured with benchmarks/teacher_steps.py: the shipped model is as good at 5 dpm++ steps as at 20
 # (benchmarks/RESULTS.md), in a quarter of the time.
 DEFAULT_STEPS = 5
+DEFAULT_SCHEDULER = "dpm++"
 DEFAULT_GUIDANCE = 3.0
 DEFAULT_STRENGTH = 0.7
 LINE_BREAKS = "\t\n\r"  # whitespace the tokenizer reads as a space; other control characters are refused

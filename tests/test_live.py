@@ -13,8 +13,7 @@ import pytest
 
 from diffusion.imageio import read_png_settings
 from diffusion.pipeline import TextToImagePipeline
-from diffusion.schedulers import DEFAULT_SCHEDULER
-from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
+from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, Limits
 from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.live import EMPTY_HINT, LIVE_IMAGES

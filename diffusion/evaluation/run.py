@@ -16,8 +16,7 @@ from ..data import CLASS_NAMES, load_dataset
 from ..errors import UserError
 from ..nearest_caption import caption_index_of, grammar_index
 from ..saved_pipeline import pipeline_dataset
-from ..schedulers import DEFAULT_SCHEDULER
-from ..settings import DEFAULT_STEPS, GenerationSettings
+from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings
 from .classifier import Classifier, default_classifier_dir, embed
 from .generate import generate_sets
 from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance

@@ -10,8 +10,8 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..schedulers import DEFAULT_SCHEDULER, SCHEDULERS
-from ..settings import DEFAULT_GUIDANCE, DEFAULT_STEPS, Limits
+from ..schedulers import SCHEDULERS
+from ..settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, Limits
 from .live import model_defaults
 from .requests import RANDOM_SEED
 from .state import DEFAULT_MODEL, FAST_MODEL
