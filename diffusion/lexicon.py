@@ -42,6 +42,8 @@ class Entry:
 class Lexicon:
     def __init__(self, entries: list[Entry], irregular: dict[tuple[str, ...], tuple[str, ...]]):
         self.entries = {words(entry.lemma): entry for entry in entries}
+        for key, entry in list(self.entries.items()):  # closed compounds: "bodysuit" for WordNet's "body suit"
+            self.entries.setdefault(("".join(key),), entry)
         self.irregular = irregular  # "portmanteaux" -> "portmanteau", as word tuples
         self.longest = max(len(key) for key in self.entries)
 
@@ -59,7 +61,8 @@ class Lexicon:
 
     def lookup(self, phrase: tuple[str, ...]) -> Entry | None:
         """The entry of a phrase's words as typed or as the plural of a lemma; None if WordNet has neither."""
-        for key in (phrase, self.irregular.get(phrase), *singulars(phrase)):
+        joined = ("".join(phrase),) if len(phrase) > 1 else None  # "gum boots" for a lexicon's "gumboot"
+        for key in (phrase, self.irregular.get(phrase), *singulars(phrase), joined, *singulars(joined or ())):
             if key in self.entries:
                 return self.entries[key]
         return None

@@ -69,6 +69,12 @@ def test_plurals_find_their_lemma(lexicon):
     assert class_of(lexicon, "portmanteaux") == ("Bag",)  # WordNet's own irregular plural (noun.exc)
 
 
+def test_compounds_match_written_closed_or_open(lexicon):
+    assert class_of(lexicon, "gumboots") == class_of(lexicon, "gum boot") == ("Ankle boot",)
+    assert class_of(lexicon, "bodysuit") == ("T-shirt/top",)  # WordNet writes "body suit"
+    assert class_of(lexicon, "rain coats") == ("Coat",)  # WordNet writes "raincoat"
+
+
 def test_senses_outside_clothing_footwear_and_bags_are_ignored(lexicon):
     # Cardigan the dog and mule the animal: only the garment sense counts, and its gloss is the garment's.
     assert lexicon.lookup(words("cardigan")).gloss.startswith("knitted jacket")
