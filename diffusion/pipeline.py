@@ -30,6 +30,7 @@ from .data import to_model_range, to_uint8
 from .device import inference_autocast, pick_device
 from .errors import UserError
 from .folders import resolve_pipeline_folder, staged_folder
+from .grounding import reading
 from .model import prepare_unet
 from .nearest_caption import CaptionIndex
 from .saved_pipeline import (
@@ -89,6 +90,9 @@ class TextToImagePipeline(DiffusionPipeline):
         self.caption_index = None  # a nearest_caption.CaptionIndex of its training captions, when known
         # Steps, guidance and sampler for a caller who names none (a distilled student stores its own).
         self.generation_defaults: dict = {}
+        # Explain garment words the model never saw from the WordNet lexicon (grounding.py); False reads
+        # prompts exactly as typed, to measure what the explanation adds.
+        self.ground_words = True
 
     # ----- text -----------------------------------------------------------------------------------
     @property
@@ -98,7 +102,15 @@ class TextToImagePipeline(DiffusionPipeline):
     def encode_prompt(self, prompts: list[str], what: str = "prompt") -> PromptEmbeddings:
         for prompt in prompts:
             self.text_encoder.check_prompt(prompt, what)
-        return self.text_encoder.encode(prompts)
+        return self.text_encoder.encode(self.prompts_as_read(prompts))
+
+    def prompts_as_read(self, prompts: list[str]) -> list[str]:
+        """What the text encoder reads for each prompt: rare garment words explained (grounding.py) when
+        `ground_words` is on and the pipeline's data set has a lexicon; otherwise the prompts as typed."""
+        dataset = pipeline_dataset(self) if self.ground_words else None
+        if dataset is None:
+            return list(prompts)
+        return [reading(prompt, dataset, self.text_encoder).prompt for prompt in prompts]
 
     # ----- sampling -------------------------------------------------------------------------------
     @torch.no_grad()
@@ -178,7 +190,8 @@ class TextToImagePipeline(DiffusionPipeline):
             attention = store.mean()
             if do_guidance:
                 attention = attention.chunk(2)[1]  # the prompt's half, not the negative's
-        tokens = self.text_encoder.tokens(settings.prompt) if isinstance(settings.prompt, str) else []
+        read = self.prompts_as_read([settings.prompt])[0] if isinstance(settings.prompt, str) else None
+        tokens = self.text_encoder.tokens(read) if read is not None else []  # the tokens the maps belong to
         if not return_dict:
             return (result,)
         return TextToImageOutput(images=result, seeds=seeds, attention_maps=attention, tokens=tokens)

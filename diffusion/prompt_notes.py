@@ -24,6 +24,7 @@ from pathlib import Path
 import torch
 
 from .data import CLASS_NAMES
+from .grounding import Grounding, reading
 from .nearest_caption import CaptionIndex, NearestCaption
 from .text import shared_text_encoder
 
@@ -53,6 +54,7 @@ class PromptNotes:
     far: bool  # far from every training caption: the model will draw one of its classes regardless
     nearest_thing: tuple[str, float] | None  # the nearest thing outside the data set and its similarity
     colours: list[str]  # hue words in the prompt, which the greyscale model reads as a tone at most
+    grounding: Grounding  # what the encoder reads: the prompt with its rare garment words explained
     sentences: list[str]  # what to tell the user, in order
 
 
@@ -91,12 +93,17 @@ def far_reason(nearest: NearestCaption, thing: tuple[str, float] | None) -> str 
     return None
 
 
-def notes_for(index: CaptionIndex, prompt: str) -> PromptNotes:
-    """The notes on one prompt: always how the encoder reads it, then a warning where one is due."""
-    unit = index.unit_embeddings([prompt])  # one encoder call for all the notes
+def notes_for(index: CaptionIndex, prompt: str, ground: bool = True) -> PromptNotes:
+    """The notes on one prompt: the words explained from the lexicon (when the pipeline grounds them, as
+    `ground` says), how the encoder reads it, then a warning where one is due."""
+    grounding = reading(prompt, index.dataset, shared_text_encoder("cpu")) if ground else Grounding(prompt)
+    unit = index.unit_embeddings([grounding.prompt])  # one encoder call for all the notes
     nearest = index.nearest_to(unit)[0]
     thing = nearest_thing(index.dataset, unit[0])
-    sentences = [index.describe(prompt, nearest)]
+    sentences = [grounded.note() for grounded in grounding.explained]
+    if grounding.explained:
+        sentences.append(f"The text encoder reads the prompt as “{grounding.prompt}”.")
+    sentences.append(index.describe(grounding.prompt, nearest))
     reason = far_reason(nearest, thing)
     if reason:
         classes = CLASS_NAMES[index.dataset]
@@ -110,4 +117,4 @@ def notes_for(index: CaptionIndex, prompt: str) -> PromptNotes:
             f"The training pictures are greyscale, so colour words ({', '.join(colours)}) are read as a tone "
             "at most, never as a colour."
         )
-    return PromptNotes(nearest, reason is not None, thing, colours, sentences)
+    return PromptNotes(nearest, reason is not None, thing, colours, grounding, sentences)

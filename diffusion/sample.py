@@ -109,7 +109,7 @@ def generate(args: argparse.Namespace) -> list[Path]:
     )
     seconds = time.time() - started
     if (index := caption_index_of(pipe)) is not None:  # why an unfamiliar word gave what it gave
-        for sentence in notes_for(index, args.prompt).sentences:
+        for sentence in notes_for(index, args.prompt, pipe.ground_words).sentences:
             print(f"note: {sentence}", file=sys.stderr)
 
     frames = denoising_frames(x_t_steps, x0_steps, scale=SCALE) if args.gif else None

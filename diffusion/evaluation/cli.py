@@ -79,6 +79,11 @@ def evaluate_command(argv: list[str]) -> None:
         help="folder for metrics.json, report.md, PNGs (default outputs/evaluation)",
     )
     parser.add_argument(
+        "--no-grounding",
+        action="store_true",
+        help="read prompts exactly as typed, without explaining rare garment words from the lexicon",
+    )
+    parser.add_argument(
         "--record", action="store_true", help="also store the results in the pipeline's training_record.json"
     )
     args = parser.parse_args(argv)
@@ -88,6 +93,7 @@ def evaluate_command(argv: list[str]) -> None:
     from ..pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
+    pipe.ground_words = not args.no_grounding
     stored = sampling_defaults(pipe.generation_defaults)
     steps = stored["num_inference_steps"] if args.steps is None else args.steps
     guidance = stored["guidance_scale"] if args.guidance is None else args.guidance

@@ -120,7 +120,7 @@ def measure(
     index = caption_index_of(pipe) or grammar_index(dataset)
 
     def judged(name: str) -> PromptSetResult:
-        return prompt_set_result(classifier, sets[name], images[name], names, index)
+        return prompt_set_result(classifier, sets[name], images[name], names, index, pipe.prompts_as_read)
 
     # The Fréchet distance and diversity use the plain class prompts only ("a sneaker"), not the label texts.
     plain = images["class"][: len(names) * n]
@@ -167,13 +167,15 @@ def quality_result(classifier, sets: dict[str, PromptSet], images, n: int, class
         return None
 
 
-def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index) -> PromptSetResult:
+def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index, as_read=list) -> PromptSetResult:
+    """How often the images show the right class; beside it the encoder-only reading of the prompts as the
+    pipeline's encoder reads them (`as_read`: with rare garment words explained, where it does that)."""
     n = len(images) // len(prompt_set)
     labels = torch.tensor(prompt_set.labels).repeat_interleave(n)
     predictions = embed(classifier, images)[0].argmax(1)
     per_prompt = (predictions == labels).float().view(-1, n).mean(1).tolist()
     drawn = [names[k] for k in predictions.view(-1, n).mode(1).values.tolist()]
-    readings = index.nearest(prompt_set.prompts)
+    readings = index.nearest(as_read(prompt_set.prompts))
     right = [r.label == k for r, k in zip(readings, prompt_set.labels, strict=True)]
     readable = [a for a, ok in zip(per_prompt, right, strict=True) if ok]
     return PromptSetResult(

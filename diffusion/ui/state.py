@@ -13,6 +13,7 @@ import inspect
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..grounding import prepare_grounding
 from ..nearest_caption import CaptionIndex, caption_index_of
 from ..prompt_notes import notes_for, things_outside
 from ..settings import Limits
@@ -36,12 +37,13 @@ class App:
 
     @classmethod
     def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "") -> App:
-        """The caption indexes (and the list of things outside the data) are loaded now, so the first
-        request does not wait for them.
+        """The caption indexes (and the list of things outside the data, and the lexicon) are loaded now, so
+        the first request does not wait for them.
         `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals."""
         app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe))
         if app.index is not None:
             things_outside(app.index.dataset)
+            prepare_grounding(app.index.dataset)
         if fast is not None:
             app.live_folders = live_folders(app.folders.root)
             app.fast = replace(app, pipe=fast, checkpoint=Path(fast_checkpoint).name, index=caption_index_of(fast))
@@ -55,7 +57,7 @@ class App:
         """How the encoder reads the prompt, and warnings where they are due; none without an index."""
         if self.index is None or not prompt.strip():
             return []
-        return notes_for(self.index, prompt).sentences
+        return notes_for(self.index, prompt, getattr(self.pipe, "ground_words", True)).sentences
 
 
 def bind(handler, *leading):

@@ -1,0 +1,89 @@
+"""Grounding rare garment words before the encoder reads them: what is rewritten and what is not, the
+embeddings of every other prompt unchanged, and the note on the web page and in the CLI."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set
+from diffusion.grounding import ground
+from diffusion.nearest_caption import CaptionIndex
+from diffusion.pipeline import TextToImagePipeline
+from diffusion.prompt_notes import notes_for
+from diffusion.sample import main as sample_main
+from diffusion.text import shared_text_encoder
+
+from .conftest import ROOT
+
+SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
+
+
+@pytest.fixture(scope="module")
+def pipe() -> TextToImagePipeline:
+    return TextToImagePipeline.from_pretrained(SHIPPED, device="cpu")
+
+
+def read(prompt: str) -> str:
+    return ground(prompt, "fashion_mnist").prompt
+
+
+def test_an_unseen_garment_word_is_explained_by_its_class():
+    assert read("a photo of espadrilles") == "a photo of espadrilles, a kind of sandal"
+    assert read("Mule") == "Mule, a kind of sandal"  # the slipper, not the animal
+    assert read("a black kaftan with long sleeves") == "a black kaftan, a kind of dress, with long sleeves"
+    assert read("a pair of galoshes") == "a pair of galoshes, a kind of boot"
+    assert [g.entry.lemma for g in ground("a zori and a satchel", "fashion_mnist").explained] == ["zori", "satchel"]
+
+
+def test_known_words_ambiguous_words_and_modifiers_are_left_alone():
+    for prompt in (
+        "a sneaker",  # a training noun
+        "a pair of cowboy boots",  # a training noun of two words, with its plural
+        "a photo of a jumper",  # a training noun that WordNet finds ambiguous anyway
+        "a pair of sabots",  # WordNet: a clog (Sandal) and a wooden shoe (Sneaker)
+        "a tweed jacket",  # tweed is trousers to WordNet, but here it says what the jacket is made of
+        "a photo of wellies",  # not in WordNet
+        "a cat",
+    ):
+        assert read(prompt) == prompt, prompt
+    assert ground("a photo of a cat", "cifar10").prompt == "a photo of a cat"  # no lexicon for CIFAR-10
+
+
+def test_prompts_without_lexicon_words_encode_exactly_as_before(pipe):
+    prompts = class_prompt_set("fashion_mnist").prompts + free_form_set("fashion_mnist").prompts
+    untouched = [p for p in prompts if read(p) == p]
+    assert len(untouched) > 80
+    typed = shared_text_encoder("cpu").encode(untouched)
+    encoded = pipe.encode_prompt(untouched)
+    assert torch.equal(encoded.tokens, typed.tokens) and torch.equal(encoded.pooled, typed.pooled)
+    assert torch.equal(encoded.mask, typed.mask)
+
+
+def test_grounding_reaches_the_pipeline_and_can_be_switched_off(pipe):
+    prompt = "a photo of espadrilles"
+    grounded = pipe.encode_prompt([prompt]).pooled
+    assert torch.equal(grounded, shared_text_encoder("cpu").encode([read(prompt)]).pooled)
+    pipe.ground_words = False
+    try:
+        assert torch.equal(pipe.encode_prompt([prompt]).pooled, shared_text_encoder("cpu").encode([prompt]).pooled)
+    finally:
+        pipe.ground_words = True
+    tokens = pipe(prompt, num_inference_steps=1, seed=0, return_attention=True).tokens
+    assert tokens[-6:] == ["a", "kind", "of", "sand", "##al", "[SEP]"]  # the maps are of the prompt as read
+
+
+def test_the_note_says_what_the_word_was_read_as():
+    index = CaptionIndex.load(SHIPPED, "fashion_mnist")
+    notes = notes_for(index, "a photo of espadrilles")
+    assert notes.sentences[0].startswith("espadrille: a kind of sandal, from WordNet")
+    assert notes.grounding.prompt == "a photo of espadrilles, a kind of sandal"
+    assert notes.nearest.label == 5  # Sandal
+    assert not any("WordNet" in s for s in notes_for(index, "a photo of espadrilles", ground=False).sentences)
+    assert not any("WordNet" in s for s in notes_for(index, "a sneaker").sentences)
+
+
+def test_the_cli_prints_the_note(tmp_path, capsys):
+    args = ["--checkpoint", str(SHIPPED), "--prompt", "a pair of espadrilles", "--num-images", "1", "--steps", "1"]
+    sample_main([*args, "--seed", "0", "--out", str(tmp_path)])
+    assert "note: espadrille: a kind of sandal, from WordNet" in capsys.readouterr().err
