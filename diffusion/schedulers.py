@@ -21,10 +21,10 @@ SAMPLERS = {
     "ddpm": (DDPMScheduler, {}),
     "ddim": (DDIMScheduler, {}),
     "dpm++": (DPMSolverMultistepScheduler, {}),  # 2nd order
-    "dpm++ 3m": (DPMSolverMultistepScheduler, {"solver_order": 3}),
+    "dpm++3m": (DPMSolverMultistepScheduler, {"solver_order": 3}),
     "euler": (EulerDiscreteScheduler, {}),
     "unipc": (UniPCMultistepScheduler, {}),  # 2nd order
-    "unipc 3": (UniPCMultistepScheduler, {"solver_order": 3}),
+    "unipc3": (UniPCMultistepScheduler, {"solver_order": 3}),
     "lcm": (LCMScheduler, {}),  # consistency sampling, for students of `diffusion.distill --method consistency`
 }
 SCHEDULERS = list(SAMPLERS)

@@ -95,7 +95,7 @@ SETTINGS = {
     "unknown scheduler": (
         ["--scheduler", "heun"],
         {"scheduler": "heun"},
-        "unknown scheduler 'heun'; choose one of: ddpm, ddim, dpm++, dpm++ 3m, euler, unipc, unipc 3, lcm",
+        "unknown scheduler 'heun'; choose one of: ddpm, ddim, dpm++, dpm++3m, euler, unipc, unipc3, lcm",
     ),
     "empty scheduler": (["--scheduler", ""], {"scheduler": ""}, "unknown scheduler ''"),
 }
