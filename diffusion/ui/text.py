@@ -42,7 +42,8 @@ HINTS = {
     "strength": "How much noise is put on the sketch before denoising: low keeps your drawing, 1 starts "
     "from pure noise and keeps nothing of it.",
     "model": "The default model shows every denoising step. The fast one, distilled to a few steps with "
-    "guidance built in, draws in a fraction of a second but takes no negative prompt.",
+    'guidance built in, draws in a fraction of a second but takes no negative prompt. "Trained here" is the '
+    "Train tab's run, as its newest checkpoint left it.",
     "live": "Fast model only: four images redrawn as you type, at the model's own steps and the current seed.",
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }

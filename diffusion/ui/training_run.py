@@ -21,7 +21,7 @@ from pathlib import Path
 from ..config import Config, load_config
 from ..errors import UserError
 from ..folders import resolve_pipeline_folder
-from ..loop import CHECKPOINT, DIVERGED, SAMPLE, STEP, STOP, STOPPED, LoopEvent
+from ..loop import CHECKPOINT, DIVERGED, LOG, SAMPLE, STEP, STOP, STOPPED, LoopEvent
 from ..train import Training, prepare_training
 
 # What a run is doing; the last four are ends.
@@ -179,7 +179,9 @@ class TrainingRun:
                 v.losses.append(event.batch_loss)
                 v.smoothed.append(event.smoothed_loss)
                 v.grad_norms.append(event.grad_norm)
-                v.lr, v.images_per_s = event.lr, event.images_per_s if event.images_per_s > 0 else v.images_per_s
+                v.lr = event.lr
+            elif event.kind == LOG:  # images/s over the steps since the last log row, as loss.csv has it
+                v.images_per_s = event.images_per_s
             elif event.kind == SAMPLE:
                 v.samples.append((event.step, event.path))
             elif event.kind == CHECKPOINT:
