@@ -80,7 +80,9 @@ def time_left(view: RunView, batch_size: int, now: float | None = None) -> float
 
 def status_line(view: RunView, batch_size: int, owner: bool) -> str:
     """Run number, state, step, loss, learning rate, speed, time left, newest checkpoint; then its message."""
-    whose = "started from this browser" if owner else "started by another visitor: you watch it read-only"
+    whose = "started from this browser"
+    if not owner:
+        whose = "started by another visitor: you watch it read-only; one run at a time per server"
     parts = [f"**Run {view.number}** ({view.recipe}, {whose}) · {STATUS_WORDS[view.status]}"]
     if view.steps:
         parts.append(f"step {view.step} of {view.max_steps}")
