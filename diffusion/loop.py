@@ -51,8 +51,10 @@ from .pipeline import TextToImagePipeline
 STEP, LOG, SAMPLE, CHECKPOINT, STOP = "step", "log", "sample", "checkpoint", "stop"
 DONE, TIME_UP, INTERRUPTED, STOPPED, DIVERGED = "done", "time up", "interrupted", "stopped", "diverged"
 # A batch loss above this means divergence: the targets have unit variance, so the predictions would be off
-# by some 30 standard deviations (a healthy run starts near 1 and falls).
-DIVERGED_LOSS = 1e3
+# by some 30 standard deviations (a healthy run starts near 1 and falls). So does a smoothed loss that has
+# grown to this many times the loop's first batch loss (a healthy one falls; too high a learning rate can
+# instead keep the loss high and finite, the weights thrown about, without ever reaching NaN).
+DIVERGED_LOSS, DIVERGED_GROWTH = 1e3, 20.0
 
 # loss(model, step, rng, share): the mean loss of `model` over this process's `share` of step `step`'s batch,
 # every random draw made from `rng` for the whole batch (so that 1 or N processes train alike).
@@ -177,6 +179,7 @@ class TrainingLoop:
         self.share_size = len(range(schedule.batch_size)[self.share])
         self.step, self.batch_loss, self.smoothed_loss, self.grad_norm = 0, math.nan, math.nan, math.nan
         self.stop_reason = ""  # why run() ended, once it has
+        self.first_loss = math.nan  # the first batch loss of run(): what DIVERGED_GROWTH compares with
         self._stop_requested = threading.Event()
         self._start_window()
 
@@ -189,7 +192,7 @@ class TrainingLoop:
         continues a resumed run's (or an earlier stage's) moving average. Ctrl-C or SIGTERM: the STOP
         event, a checkpoint, then KeyboardInterrupt. request_stop(): the STOP event and a checkpoint.
         A NaN or exploding loss: the STEP and STOP events, and no checkpoint of the broken weights."""
-        self.step, self.smoothed_loss = start_step, smoothed_loss
+        self.step, self.smoothed_loss, self.first_loss = start_step, smoothed_loss, math.nan
         if self.is_main:
             remove_unfinished(self.training_run.folder)  # what a killed run left half-written
         self._start_window()
@@ -233,8 +236,11 @@ class TrainingLoop:
         where = "no checkpoint was saved before it"
         if kept:
             where = f"the newest checkpoint ({kept[-1].name}) holds the last good weights"
-        gradient_only = math.isfinite(self.batch_loss) and not math.isfinite(self.grad_norm)
-        loss = "a NaN gradient" if gradient_only else f"a loss of {self.batch_loss:.3g}"
+        loss = f"a loss of {self.batch_loss:.3g}"
+        if math.isfinite(self.batch_loss) and not math.isfinite(self.grad_norm):
+            loss = "a NaN gradient"
+        elif self.grown():
+            loss = f"a smoothed loss of {self.smoothed_loss:.3g}, {self.smoothed_loss / self.first_loss:.0f}x its first"
         return f"training diverged at step {self.step} ({loss}); {where}. Lower the learning rate and try again"
 
     def raise_if_diverged(self) -> None:
@@ -270,9 +276,15 @@ class TrainingLoop:
         shared = torch.tensor([loss_sum.item(), stop.requested, asked, over_time], device=accelerator.device)
         total, signalled, stops, overs = accelerator.reduce(shared, "sum").tolist()
         self._count(total / schedule.batch_size, norm)
-        if broken or not self.batch_loss <= schedule.max_loss:  # NaN compares False
+        if math.isnan(self.first_loss):
+            self.first_loss = self.batch_loss
+        if broken or not self.batch_loss <= schedule.max_loss or self.grown():  # NaN compares False
             return DIVERGED
         return INTERRUPTED if signalled else STOPPED if stops else TIME_UP if overs else ""
+
+    def grown(self) -> bool:
+        """Whether the smoothed loss has grown to DIVERGED_GROWTH times the first (see there)."""
+        return self.smoothed_loss > DIVERGED_GROWTH * self.first_loss
 
     def _count(self, batch_loss: float, grad_norm: float) -> None:
         self.batch_loss, self.grad_norm = batch_loss, grad_norm
