@@ -4,6 +4,7 @@
     python app.py --checkpoint runs/fashion-mnist   # a pipeline folder or a training run folder
     python app.py --host 0.0.0.0 --port 8000        # reachable from other machines
     python app.py --fast-checkpoint runs/fast       # another few-step model for the "Fast" choice and Live
+    python app.py --train-config tiny=configs/tiny.yaml   # the Train tab offers this recipe (default: quick, full)
 
 This file only parses the flags, loads the pipelines and launches the page; the page is diffusion/ui/.
 """
@@ -18,6 +19,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
 DEFAULT_FAST = ROOT / "checkpoints" / "fashion-mnist-fast"  # the shipped model's distilled student
+# The Train tab's recipes: minutes to recognisable garments on 2 cores, and the shipped model's hour.
+DEFAULT_RECIPES = {"quick": ROOT / "configs" / "quick.yaml", "full": ROOT / "configs" / "fashion_mnist.yaml"}
 
 
 def parse_args(argv=None) -> argparse.Namespace:
@@ -42,7 +45,34 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--queue-size", type=int, default=32, help="how many requests may wait in the queue")
     parser.add_argument("--max-steps", type=int, default=100, help="most denoising steps one request may ask for")
     parser.add_argument("--max-images", type=int, default=16, help="most images one request may ask for")
+    parser.add_argument(
+        "--train-config",
+        action="append",
+        metavar="NAME=CONFIG",
+        help="a recipe the Train tab offers (repeat for more); default: "
+        + ", ".join(f"{name}={path.relative_to(ROOT)}" for name, path in DEFAULT_RECIPES.items())
+        + "; 'none': no Train tab",
+    )
+    parser.add_argument("--train-dir", default=str(ROOT / "runs" / "web"), help="where the Train tab's runs go")
     return parser.parse_args(argv)
+
+
+def training_recipes(args) -> dict[str, Path]:
+    """The Train tab's recipes by name ({} for none); a malformed or missing one is an error."""
+    given = args.train_config or []
+    if any(item.strip().lower() == "none" for item in given):
+        return {}
+    if not given:
+        return dict(DEFAULT_RECIPES)
+    recipes = {}
+    for item in given:
+        name, _, path = item.partition("=")
+        if not name.strip() or not path.strip():
+            raise ValueError(f"--train-config {item}: give NAME=CONFIG, e.g. quick=configs/quick.yaml")
+        if not Path(path).is_file():
+            raise ValueError(f"--train-config {item}: {path} does not exist")
+        recipes[name.strip()] = Path(path)
+    return recipes
 
 
 def fast_checkpoint(args) -> tuple[Path | None, bool]:
@@ -65,6 +95,11 @@ def main(argv=None) -> int:
     if fast_given and not fast_path.exists():
         print(f"error: fast checkpoint {fast_path} does not exist; make one with `python -m diffusion.distill` "
               "or leave --fast-checkpoint out", file=sys.stderr)  # fmt: skip
+        return 2
+    try:
+        recipes = training_recipes(args)
+    except ValueError as error:
+        print(f"error: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
     from diffusion.errors import UserError
@@ -94,15 +129,18 @@ def main(argv=None) -> int:
     import gradio as gr
 
     from diffusion.ui import CSS, PAGE_JS, App, build_ui
+    from diffusion.ui.training_run import TrainingRuns
 
-    app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path))
+    training = TrainingRuns(recipes, Path(args.train_dir)) if recipes else None
+    app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path), training)
     cleanup = app.folders.cleanup
     # Serve the run folders' files from where they are, instead of Gradio copying each into its cache: the
     # copies are only deleted after hours (delete_cache), so their number grew with every request (about 20
     # files, 0.3 MB per small request; benchmarks/ui_load.py), while the run folders keep only the newest runs.
     # Safe to serve in place: no file there changes once handed out (diffusion/ui/files.py, live.py; an
     # attention map redrawn on a click is written anew, atomically, with the same bytes).
-    gr.set_static_paths([app.folders.root])
+    # The Train tab's sample strips are served from the run folders in place too: each is written once.
+    gr.set_static_paths([app.folders.root, *([Path(args.train_dir)] if training else [])])
     demo = build_ui(app, docs=ROOT / "docs")
     demo.queue(default_concurrency_limit=args.concurrency, max_size=args.queue_size)
     try:

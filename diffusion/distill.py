@@ -210,6 +210,7 @@ class Distillation:
         while True:
             loop = self.stage_loop(stage, teacher, state, stage_start=step - stage_step)
             follow(loop.run(step, smoothed_loss), log, console)
+            loop.raise_if_diverged()
             if stage + 1 == stages:
                 break
             teacher = frozen(self.save_stage(loop, stage))

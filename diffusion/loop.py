@@ -32,14 +32,29 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from torchvision.utils import save_image
 
-from .checkpoint import TrainingState, checkpoint_folder, prune_checkpoints, remove_unfinished, save_checkpoint
+from .checkpoint import (
+    TrainingState,
+    checkpoint_folder,
+    checkpoint_folders,
+    prune_checkpoints,
+    remove_unfinished,
+    save_checkpoint,
+)
 from .config import SampleConfig
+from .errors import UserError
 from .folders import write_text_atomic
 from .pipeline import TextToImagePipeline
 
-# The kinds of event, and why a loop stopped (a STOP event's reason).
+# The kinds of event, and why a loop stopped (a STOP event's reason): DONE at the last step, TIME_UP at the
+# time budget, INTERRUPTED by Ctrl-C or SIGTERM, STOPPED by its caller (request_stop: the web page's Stop),
+# DIVERGED when the loss became NaN or exploded.
 STEP, LOG, SAMPLE, CHECKPOINT, STOP = "step", "log", "sample", "checkpoint", "stop"
-DONE, TIME_UP, INTERRUPTED = "done", "time up", "interrupted"
+DONE, TIME_UP, INTERRUPTED, STOPPED, DIVERGED = "done", "time up", "interrupted", "stopped", "diverged"
+# A batch loss above this means divergence: the targets have unit variance, so the predictions would be off
+# by some 30 standard deviations (a healthy run starts near 1 and falls). So does a smoothed loss that has
+# grown to this many times the loop's first batch loss (a healthy one falls; too high a learning rate can
+# instead keep the loss high and finite, the weights thrown about, without ever reaching NaN).
+DIVERGED_LOSS, DIVERGED_GROWTH = 1e3, 20.0
 
 # loss(model, step, rng, share): the mean loss of `model` over this process's `share` of step `step`'s batch,
 # every random draw made from `rng` for the whole batch (so that 1 or N processes train alike).
@@ -104,6 +119,7 @@ class Schedule:
     checkpoint_every: int = 0
     keep_checkpoints: int = 2
     deadline: float | None = None  # a time.time() past which the loop stops after its current step
+    max_loss: float = DIVERGED_LOSS  # a whole-batch loss above it (or NaN) stops the loop as DIVERGED
 
 
 @dataclass
@@ -130,7 +146,8 @@ class LoopEvent:
     elapsed_s: float  # since the run started
     labels: dict = field(default_factory=dict)  # the caller's names for this loop (distillation: its stage)
     path: Path | None = None  # SAMPLE: the grid; CHECKPOINT: the checkpoint folder
-    reason: str = ""  # STOP: DONE, TIME_UP or INTERRUPTED
+    reason: str = ""  # STOP: DONE, TIME_UP, INTERRUPTED, STOPPED or DIVERGED
+    grad_norm: float = math.nan  # the last step's gradient norm (whole model, before clipping)
 
 
 class TrainingLoop:
@@ -160,7 +177,10 @@ class TrainingLoop:
         state.ema.to(accelerator.device)
         self.share = process_share(accelerator.process_index, accelerator.num_processes)
         self.share_size = len(range(schedule.batch_size)[self.share])
-        self.step, self.batch_loss, self.smoothed_loss = 0, math.nan, math.nan
+        self.step, self.batch_loss, self.smoothed_loss, self.grad_norm = 0, math.nan, math.nan, math.nan
+        self.stop_reason = ""  # why run() ended, once it has
+        self.first_loss = math.nan  # the first batch loss of run(): what DIVERGED_GROWTH compares with
+        self._stop_requested = threading.Event()
         self._start_window()
 
     @property
@@ -170,28 +190,66 @@ class TrainingLoop:
     def run(self, start_step: int, smoothed_loss: float = math.nan) -> Iterator[LoopEvent]:
         """Take the steps from `start_step` on, yielding the events; the last one is STOP. `smoothed_loss`
         continues a resumed run's (or an earlier stage's) moving average. Ctrl-C or SIGTERM: the STOP
-        event, a checkpoint, then KeyboardInterrupt."""
-        self.step, self.smoothed_loss = start_step, smoothed_loss
+        event, a checkpoint, then KeyboardInterrupt. request_stop(): the STOP event and a checkpoint.
+        A NaN or exploding loss: the STEP and STOP events, and no checkpoint of the broken weights."""
+        self.step, self.smoothed_loss, self.first_loss = start_step, smoothed_loss, math.nan
         if self.is_main:
             remove_unfinished(self.training_run.folder)  # what a killed run left half-written
         self._start_window()
         self.model.train()
         with StopSignals() as stop:
             while self.step < self.schedule.end_step:
-                interrupted, over_time = self._take_step(stop)
-                yield from self._events_after_step()
-                if interrupted:
-                    yield self._event(STOP, reason=INTERRUPTED)
-                    if saved := self._save_unless_saved():
-                        yield self._event(CHECKPOINT, path=saved)
-                    raise KeyboardInterrupt
-                if over_time:
-                    yield self._event(STOP, reason=TIME_UP)
+                reason = self._take_step(stop)
+                if reason == DIVERGED:
+                    yield self._event(STEP)
+                else:
+                    yield from self._events_after_step()
+                if reason:
+                    yield from self._stop(reason)
                     return
-        yield self._event(STOP, reason=DONE)
+        yield from self._stop(DONE)
 
-    def _take_step(self, stop: StopSignals) -> tuple[bool, bool]:
-        """One optimizer step; then whether any process was asked to stop, and whether time is up."""
+    def _stop(self, reason: str) -> Iterator[LoopEvent]:
+        """The STOP event; for a stop asked for before the end, a checkpoint first (Ctrl-C: then KeyboardInterrupt)."""
+        self.stop_reason = reason
+        yield self._event(STOP, reason=reason)
+        if reason in (INTERRUPTED, STOPPED) and (saved := self._save_unless_saved()):
+            yield self._event(CHECKPOINT, path=saved)
+        if reason == INTERRUPTED:
+            raise KeyboardInterrupt
+
+    def request_stop(self) -> None:
+        """Stop after the step in flight, with a checkpoint (from another thread: the web page's Stop)."""
+        self._stop_requested.set()
+
+    def paused_for(self, seconds: float) -> None:
+        """The caller held the loop for `seconds` between events: neither the time budget, the elapsed time
+        nor images/s count them."""
+        if self.schedule.deadline is not None:
+            self.schedule.deadline += seconds
+        self.training_run.started += seconds
+        self.window_start += seconds
+
+    def divergence(self) -> str:
+        """What happened, in words, when the loop stopped as DIVERGED: the step, the loss, the checkpoint kept."""
+        kept = checkpoint_folders(self.training_run.folder)
+        where = "no checkpoint was saved before it"
+        if kept:
+            where = f"the newest checkpoint ({kept[-1].name}) holds the last good weights"
+        loss = f"a loss of {self.batch_loss:.3g}"
+        if math.isfinite(self.batch_loss) and not math.isfinite(self.grad_norm):
+            loss = "a NaN gradient"
+        elif self.grown():
+            loss = f"a smoothed loss of {self.smoothed_loss:.3g}, {self.smoothed_loss / self.first_loss:.0f}x its first"
+        return f"training diverged at step {self.step} ({loss}); {where}. Lower the learning rate and try again"
+
+    def raise_if_diverged(self) -> None:
+        """For the command line: a diverged run ends with a message, not with an export of broken weights."""
+        if self.stop_reason == DIVERGED:
+            raise UserError(self.divergence() + " (--learning-rate; --resume latest continues from that checkpoint)")
+
+    def _take_step(self, stop: StopSignals) -> str:
+        """One optimizer step; then why the loop must stop here ("" if it need not)."""
         accelerator, schedule = self.training_run.accelerator, self.schedule
         rng = step_generator(schedule.seed, self.step, schedule.seed_stream)
         with accelerator.autocast():
@@ -200,24 +258,38 @@ class TrainingLoop:
         # gradient of the whole batch's mean loss, also when the shares differ by one image.
         loss_sum = loss * self.share_size
         accelerator.backward(loss_sum * accelerator.num_processes / schedule.batch_size)
-        if schedule.grad_clip:
-            accelerator.clip_grad_norm_(self.model.parameters(), schedule.grad_clip)
-        self.optimizer.step()
-        if not accelerator.optimizer_step_was_skipped:  # fp16 skips steps whose gradients overflowed
-            self.state.lr_scheduler.step()
+        # The norm is the same on every process (the gradients are already averaged). A NaN or infinite one
+        # is never stepped with, so the weights stay those of the last good step; fp16's scaler skips it anyway.
+        norm = float(accelerator.clip_grad_norm_(self.model.parameters(), schedule.grad_clip or math.inf))
+        broken = not math.isfinite(norm) and accelerator.scaler is None
+        if not broken:
+            self.optimizer.step()
+            if not accelerator.optimizer_step_was_skipped:  # fp16 skips steps whose gradients overflowed
+                self.state.lr_scheduler.step()
+            self.state.ema.step(self.model.parameters())
         self.optimizer.zero_grad(set_to_none=True)
-        self.state.ema.step(self.model.parameters())
         self.step += 1
         over_time = schedule.deadline is not None and time.time() > schedule.deadline
         # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
         # out of time, so that all of them stop at the same step.
-        shared = torch.tensor([loss_sum.item(), stop.requested, over_time], device=accelerator.device)
-        total, stops, overs = accelerator.reduce(shared, "sum").tolist()
-        self._count(total / schedule.batch_size)
-        return bool(stops), bool(overs)
+        asked = stop.requested or self._stop_requested.is_set()
+        shared = torch.tensor([loss_sum.item(), stop.requested, asked, over_time], device=accelerator.device)
+        total, signalled, stops, overs = accelerator.reduce(shared, "sum").tolist()
+        self._count(total / schedule.batch_size, norm)
+        if math.isnan(self.first_loss):
+            self.first_loss = self.batch_loss
+        if broken or not self.batch_loss <= schedule.max_loss or self.grown():  # NaN compares False
+            return DIVERGED
+        return INTERRUPTED if signalled else STOPPED if stops else TIME_UP if overs else ""
 
-    def _count(self, batch_loss: float) -> None:
-        self.batch_loss = batch_loss
+    def grown(self) -> bool:
+        """Whether the smoothed loss has grown to DIVERGED_GROWTH times the first (see there)."""
+        return self.smoothed_loss > DIVERGED_GROWTH * self.first_loss
+
+    def _count(self, batch_loss: float, grad_norm: float) -> None:
+        self.batch_loss, self.grad_norm = batch_loss, grad_norm
+        if not math.isfinite(batch_loss):
+            return  # the moving average keeps its last good value
         smoothed = self.smoothed_loss
         self.smoothed_loss = batch_loss if math.isnan(smoothed) else 0.95 * smoothed + 0.05 * batch_loss
         self.window_images += self.schedule.batch_size
@@ -247,6 +319,7 @@ class TrainingLoop:
             images_per_s=self.window_images / max(time.time() - self.window_start, 1e-9),
             elapsed_s=time.time() - self.training_run.started,
             labels=self.labels,
+            grad_norm=self.grad_norm,
             **news,
         )
 
@@ -299,15 +372,16 @@ class TrainingLoop:
 
 
 def sample_grid(pipe: TextToImagePipeline, sampling: SampleConfig, path: Path, own_defaults: bool = False) -> None:
-    """The config's sample prompts at seed 0, a row each; `own_defaults`: at the pipeline's own steps,
-    guidance and sampler (a distilled student's) rather than the config's."""
+    """The config's sample prompts at seed 0, a row each (one image each: all in one row); `own_defaults`: at
+    the pipeline's own steps, guidance and sampler (a distilled student's) rather than the config's."""
     s = sampling
     settings = dict(num_inference_steps=s.num_inference_steps, guidance_scale=s.guidance_scale, scheduler=s.scheduler)
     if own_defaults:
         settings = {}
     images = pipe(s.prompts, num_images_per_prompt=s.images_per_prompt, seed=0, output_type="pt", **settings).images
     path.parent.mkdir(parents=True, exist_ok=True)
-    save_image(images.cpu(), path, nrow=s.images_per_prompt, normalize=True, value_range=(-1, 1), padding=1)
+    per_row = s.images_per_prompt if s.images_per_prompt > 1 else len(s.prompts)
+    save_image(images.cpu(), path, nrow=per_row, normalize=True, value_range=(-1, 1), padding=1)
 
 
 def weights_digest(*tensor_lists) -> str:

@@ -20,6 +20,8 @@ import argparse
 import copy
 import platform
 import time
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import diffusers
@@ -35,7 +37,7 @@ from .config import Config, TrainConfig, load_config, override
 from .data import to_model_range
 from .device import cpu_has_bf16, pick_device
 from .errors import UserError
-from .loop import LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
+from .loop import LoopEvent, LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
 from .model import build_unet, count_parameters
 from .pipeline import TextToImagePipeline
 from .progress import Console, LossLog, follow
@@ -165,11 +167,25 @@ def training_schedule(t: TrainConfig, started: float) -> Schedule:
     )
 
 
-def train(config: Config, resume: str | None = None, command: str = "") -> Path:
-    """Run the training loop; return the exported pipeline folder.
+@dataclass
+class Training:
+    """A run ready to take its steps: its loop, the step it starts at, and its loss.csv. `events()` takes
+    them; the command line follows them with a progress bar, the web page's Train tab with its views."""
 
-    `train.batch_size` is the whole batch of one step, split across processes: 1 or N processes (GPUs,
-    machines) follow the same learning-rate schedule, see the same images and reach the same weights."""
+    loop: TrainingLoop
+    start_step: int
+    smoothed_loss: float
+    log: LossLog
+    description: str  # what is trained on what, where
+
+    def events(self) -> Iterator[LoopEvent]:
+        return self.loop.run(self.start_step, self.smoothed_loss)
+
+
+def prepare_training(config: Config, resume: str | None = None, command: str = "") -> Training:
+    """Everything before the first step: the data and its caption bank, the UNet, the optimizer, the
+    checkpoint to resume from. `train.batch_size` is the whole batch of one step, split across processes:
+    1 or N processes (GPUs, machines) follow the same learning-rate schedule and reach the same weights."""
     t = config.train
     started = time.time()  # the time budget covers preparing the data too
     device = pick_device(t.device)
@@ -204,16 +220,23 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
         sample=lambda pipe, path: sample_grid(pipe, config.sample, path),
         checkpoint_extra=lambda step: {"config": config.to_dict()},
     )
-    is_main = accelerator.is_main_process
-    log = LossLog(run_dir / "loss.csv", enabled=is_main)
-    smoothed_loss = log.start(start_step)
-    accelerator.print(
+    log = LossLog(run_dir / "loss.csv", enabled=accelerator.is_main_process)
+    description = (
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
         f"{accelerator.device} x {world}, mixed precision {precision}; run folder {run_dir}"
     )
-    console = Console("training", t.max_steps, start_step, enabled=is_main)
-    follow(loop.run(start_step, smoothed_loss), log, console)
+    return Training(loop, start_step, log.start(start_step), log, description)
+
+
+def train(config: Config, resume: str | None = None, command: str = "") -> Path:
+    """Run the training loop with a progress bar; return the exported pipeline folder."""
+    training = prepare_training(config, resume, command)
+    loop = training.loop
+    loop.training_run.accelerator.print(training.description)
+    console = Console("training", config.train.max_steps, training.start_step, enabled=loop.is_main)
+    follow(training.events(), training.log, console)
     console.close()
+    loop.raise_if_diverged()
     return loop.finish()
 
 

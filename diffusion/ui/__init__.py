@@ -7,6 +7,8 @@
     live.py       the fast model's Live drawing as the prompt is typed, and the model choice's settings
     panels.py     the repeated pieces of the layout; render.py the pictures; history.py past runs
     text.py       the words of the page
+    train_tab.py  the Train tab; train_handlers.py its buttons and timer, train_views.py its status and plots,
+                  training_run.py the run itself on a server thread, one at a time (no Gradio there)
 
 app.py parses the command line and launches `build_ui(App.serving(pipe, limits, checkpoint, fast, ...), docs)`.
 """

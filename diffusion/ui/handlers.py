@@ -74,7 +74,7 @@ def generate(
     def run():
         with stop_signal(app, request, "generate") as stop:
             chosen = app.model(model)
-            extra = {"model": FAST_MODEL} if chosen is not app else None  # the history restores the model too
+            extra = {"model": model} if chosen is not app else None  # the history restores the model too
             checked = check_request(
                 app.limits, prompt, negative_prompt, steps, guidance_scale, images, seed, scheduler, extra=extra
             )
@@ -200,7 +200,7 @@ def sampling_widgets(app: App, model, steps=None, guidance=None, scheduler=None)
     """Steps, guidance and sampler: the fast model's own, locked (it was distilled for exactly those); the
     default model's editable. Values left None are the model's stored ones."""
     fast = is_fast(app, model)
-    stored = model_defaults(app.model(model).pipe)
+    stored = model_defaults((app.fast if fast else app).pipe)  # a model trained here stores none of its own
     asked = (steps, guidance, scheduler)
     values = stored if fast else [s if v is None else v for v, s in zip(asked, stored, strict=True)]
     hints = [FAST_SETTINGS_NOTE if fast else HINTS[name] for name in ("steps", "guidance", "scheduler")]
@@ -210,7 +210,7 @@ def sampling_widgets(app: App, model, steps=None, guidance=None, scheduler=None)
 
 
 def is_fast(app: App, model) -> bool:
-    return app.model(model) is not app
+    return model == FAST_MODEL and app.fast is not None
 
 
 def choose_model(app: App, model, negative, kept_negative):

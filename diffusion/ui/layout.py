@@ -1,4 +1,5 @@
-"""The page, top to bottom: a header, three tabs that make pictures, and a tab that explains them.
+"""The page, top to bottom: a header, three tabs that make pictures, the Train tab (train_tab.py) where the
+server offers training, and a tab that explains them.
 
 Every button is wired here to a handler of handlers.py, bound to the one `App`. A run is three events:
 at the click (no queue) Generate is disabled, Stop enabled and armed; then the run itself, through the
@@ -17,6 +18,7 @@ from .panels import ModelChoice, Panel, history_panel, model_choice, result_pane
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, walkthrough
+from .train_tab import train_tab
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
 
 QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
@@ -37,6 +39,9 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 sketch_tab(app)
             with gr.Tab("Interpolate", id="blend"):
                 blend_tab(app)
+            if app.training is not None:
+                with gr.Tab("Train", id="train"):
+                    train_tab(app)
             with gr.Tab("How it works", id="how"):
                 gr.Markdown(HOW_IT_WORKS)
                 gr.Markdown(walkthrough(docs) or f"({DOC_PATH} is not installed here.)", elem_classes="pixelated")

@@ -14,9 +14,10 @@ from ..schedulers import SCHEDULERS
 from ..settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, Limits
 from .live import model_defaults
 from .requests import RANDOM_SEED
-from .state import DEFAULT_MODEL, FAST_MODEL
+from .state import DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL
 from .text import HINTS, plural
 
+TRAINED_LABEL = "Trained here: the Train tab's run, at its newest checkpoint"
 PREVIEW_TITLE = "**Live denoising:** the noisy image x_t (left) · the model's guess x0 (right)"
 STRIP_TITLE = "**Live denoising:** noisy images x_t (top row) · the model's guesses x0 (bottom row)"
 ATTENTION_NOTE = (
@@ -95,12 +96,14 @@ class ModelChoice:
 
 
 def model_choice(app) -> ModelChoice:
-    """The default model or the fast one, and Live (fast model only). Hidden, and always the default model,
-    when no fast model is served."""
+    """The default model, the fast one or the Train tab's run, and Live (fast model only). Hidden, and always
+    the default model, when there is no other."""
     choices = [(describe_model(DEFAULT_MODEL, app), DEFAULT_MODEL)]
     if app.fast is not None:
         choices.append((describe_model(FAST_MODEL, app.fast), FAST_MODEL))
-    with gr.Row(equal_height=True, visible=app.fast is not None):
+    if app.training is not None:
+        choices.append((TRAINED_LABEL, TRAINED_MODEL))
+    with gr.Row(equal_height=True, visible=len(choices) > 1):
         model = gr.Radio(choices, value=DEFAULT_MODEL, label="Model", info=HINTS["model"], scale=3, elem_id="model")
         live = gr.Checkbox(value=False, label="Live", info=HINTS["live"], interactive=False, scale=1, elem_id="live")
         # A component, not a gr.State: the page sees its change even when set by an event without the queue.

@@ -1,5 +1,6 @@
-"""What the page's handlers share: the pipeline, the limits, the run folders and the Stop signals; and,
-when one is served, the fast model as an `App` of its own that shares them.
+"""What the page's handlers share: the pipeline, the limits, the run folders and the Stop signals; when one
+is served, the fast model as an `App` of its own that shares them; and the Train tab's run slot, whose
+newest run's weights the text tab can draw with (loaded from the run folder, as `diffusion.sample` does).
 
 Handlers are module functions that take this `App` first (handlers.py); `bind` hands Gradio a function
 without that first parameter, keeping the signature and type hints Gradio reads to pass `gr.Request`
@@ -13,14 +14,17 @@ import inspect
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
+from ..errors import UserError
 from ..grounding import prepare_grounding
 from ..nearest_caption import CaptionIndex, caption_index_of
+from ..pipeline import TextToImagePipeline
 from ..prompt_notes import notes_for, things_outside
 from ..settings import Limits
 from .files import RunFolders, live_folders
 from .streaming import StopSignals, Tickets
+from .training_run import TrainingRuns
 
-DEFAULT_MODEL, FAST_MODEL = "default", "fast"  # the model choice on the text tab
+DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL = "default", "fast", "trained"  # the model choice on the text tab
 
 
 @dataclass
@@ -34,13 +38,16 @@ class App:
     fast: App | None = None  # the distilled few-step model, when one is served
     tickets: Tickets = field(default_factory=Tickets)  # the newest prompt change per visitor, for Live
     live_folders: RunFolders | None = None
+    training: TrainingRuns | None = None  # the Train tab's run slot, when the page offers training
+    trained: dict = field(default_factory=dict)  # the newest run's pipeline folder -> its App, loaded once
 
     @classmethod
-    def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "") -> App:
+    def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "", training=None) -> App:
         """The caption indexes (and the list of things outside the data, and the lexicon) are loaded now, so
         the first request does not wait for them.
-        `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals."""
-        app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe))
+        `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals.
+        `training`: the TrainingRuns of the Train tab."""
+        app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe), training=training)
         if app.index is not None:
             things_outside(app.index.dataset)
             prepare_grounding(app.index.dataset)
@@ -50,8 +57,28 @@ class App:
         return app
 
     def model(self, choice: str | None) -> App:
-        """The App of the model chosen on the page: the fast one, or this one."""
+        """The App of the model chosen on the page: the fast one, the Train tab's run, or this one."""
+        if choice == TRAINED_MODEL and self.training is not None:
+            return self.trained_model()
         return self.fast if choice == FAST_MODEL and self.fast is not None else self
+
+    def trained_model(self) -> App:
+        """The Train tab's newest run, at its newest checkpoint (or its final pipeline), loaded once per folder."""
+        run = self.training.current
+        if run is None:
+            raise UserError("no model has been trained here yet: start a run in the Train tab first")
+        try:
+            folder = run.pipeline_folder()
+        except UserError:
+            raise UserError(
+                f"run {run.number} has not saved a checkpoint yet; wait for its first, or stop it to save one"
+            ) from None
+        if folder not in self.trained:
+            pipe = TextToImagePipeline.from_pretrained(folder, device=str(self.pipe.device))
+            name = f"{run.folder.name}/{folder.relative_to(run.folder)}"
+            self.trained.clear()  # only the newest is kept: a run saves many
+            self.trained[folder] = replace(self, pipe=pipe, checkpoint=name, index=caption_index_of(pipe), fast=None)
+        return self.trained[folder]
 
     def notes(self, prompt: str) -> list[str]:
         """How the encoder reads the prompt, and warnings where they are due; none without an index."""

@@ -42,7 +42,8 @@ HINTS = {
     "strength": "How much noise is put on the sketch before denoising: low keeps your drawing, 1 starts "
     "from pure noise and keeps nothing of it.",
     "model": "The default model shows every denoising step. The fast one, distilled to a few steps with "
-    "guidance built in, draws in a fraction of a second but takes no negative prompt.",
+    'guidance built in, draws in a fraction of a second but takes no negative prompt. "Trained here" is the '
+    "Train tab's run, as its newest checkpoint left it.",
     "live": "Fast model only: four images redrawn as you type, at the model's own steps and the current seed.",
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }
@@ -80,6 +81,11 @@ noise and ask the network again and again: each step removes a little of the noi
 - **Seed.** The random starting noise. Keep it to change one setting at a time and compare.
 - **Interpolation.** The two prompts' vectors are blended (0%, 25%, ... 100%) and drawn from the same noise,
   so you see the model move from one idea to the other.
+- **Train.** One training step: a batch of pictures gets noise of random strength, the network guesses it
+  (the forward pass), the **loss** says how wrong the guess is, backpropagation gives every weight its
+  **gradient** (the plot shows its overall size), and the optimizer moves the weights a little against it, as
+  far as the **learning rate** says; an EMA copy averages the weights over the last steps, and the **sample
+  strip** is drawn with that copy. Too high a learning rate makes the loss explode: the run stops.
 - **Sketch to image.** Your drawing is shrunk to 28×28, noised to the chosen strength (as in training)
   and then denoised with the prompt: the prompt fills in what the noise erased.
 

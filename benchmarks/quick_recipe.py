@@ -1,0 +1,76 @@
+"""How soon the Train tab's quick recipe draws the right garment: class-prompt accuracy (the evaluation's
+reference classifier) at each checkpoint of a run, against the minutes since Start.
+
+    python benchmarks/quick_recipe.py --minutes 10                 # train configs/quick.yaml, then judge it
+    python benchmarks/quick_recipe.py --run runs/quick --images 20  # judge a run made before
+
+The run keeps every checkpoint (one per 100 steps); each is judged on the ten class prompts ("a sneaker")
+at 20 dpm++ steps, guidance 3, `--images` per prompt. The minutes come from the run's loss.csv (its
+elapsed_s counts from Start, preparing the data included).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import time
+from pathlib import Path
+
+import torch
+
+from diffusion.captions import class_prompt
+from diffusion.checkpoint import checkpoint_folders
+from diffusion.config import load_config
+from diffusion.data import CLASS_NAMES
+from diffusion.evaluation.classifier import default_classifier_dir, load_classifier
+from diffusion.evaluation.generate import generate
+from diffusion.evaluation.metrics import prompt_accuracy
+from diffusion.pipeline import TextToImagePipeline
+from diffusion.train import train
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def elapsed_at(run: Path) -> dict[int, float]:
+    """Seconds since Start at each logged step."""
+    with open(run / "loss.csv") as file:
+        return {int(row["step"]): float(row["elapsed_s"]) for row in csv.DictReader(file)}
+
+
+def judge(run: Path, images: int) -> list[tuple[int, float, float]]:
+    """(step, minutes since Start, class-prompt accuracy) for every checkpoint of the run."""
+    classifier = load_classifier(default_classifier_dir("fashion_mnist"))
+    prompts = [class_prompt("fashion_mnist", label) for label in range(len(CLASS_NAMES["fashion_mnist"]))]
+    labels = torch.arange(len(prompts)).repeat_interleave(images)
+    times, rows = elapsed_at(run), []
+    for folder in checkpoint_folders(run):
+        step = int(folder.name.split("-")[1])
+        pipe = TextToImagePipeline.from_pretrained(folder / "pipeline", device="cpu")
+        pictures = generate(pipe, prompts, images, seed=0, num_inference_steps=20, guidance_scale=3.0)
+        logged = [s for s in times if s <= step]
+        minutes = times[max(logged)] / 60 if logged else float("nan")
+        rows.append((step, minutes, prompt_accuracy(classifier, pictures, labels)))
+        print(f"step {step:5d}  {minutes:5.1f} min  class prompts {rows[-1][2]:.1%}", flush=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--run", type=Path, help="a run folder to judge (default: train one first)")
+    parser.add_argument("--minutes", type=float, default=10, help="the training run's time budget")
+    parser.add_argument("--images", type=int, default=20, help="images per class prompt")
+    args = parser.parse_args()
+    run = args.run
+    if run is None:
+        config = load_config(ROOT / "configs" / "quick.yaml")
+        run = ROOT / "runs" / f"quick-benchmark-{time.strftime('%Y%m%d-%H%M%S')}"
+        config.train.output_dir, config.train.max_minutes, config.train.keep_checkpoints = str(run), args.minutes, 1000
+        train(config, command="benchmarks/quick_recipe.py")
+    rows = judge(run, args.images)
+    for target in (0.5, 0.8):
+        reached = next((minutes for _, minutes, accuracy in rows if accuracy >= target), None)
+        print(f"class prompts >= {target:.0%}: " + (f"{reached:.1f} min" if reached is not None else "not reached"))
+
+
+if __name__ == "__main__":
+    main()

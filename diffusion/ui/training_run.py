@@ -1,0 +1,251 @@
+"""A training run started from the web page: one per server (the run lock), driven on a thread of its own.
+
+The thread follows the one training loop's events (train.prepare_training, loop.py), exactly as the command
+line does, and writes the same run folder (loss.csv, samples, checkpoints, pipeline/). It outlives the page
+that started it: every visitor's page polls `view()` and shows what it finds. Only the browser holding the
+run's key (handed to it at Start) may pause, resume or stop it; everyone else watches. Pausing holds the
+loop between two steps (the generator simply waits); stopping asks the loop to stop, which saves a
+checkpoint. Nothing here knows Gradio or makes pictures.
+"""
+
+from __future__ import annotations
+
+import math
+import secrets
+import threading
+import time
+import traceback
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from ..config import Config, load_config
+from ..errors import UserError
+from ..folders import resolve_pipeline_folder
+from ..loop import CHECKPOINT, DIVERGED, LOG, SAMPLE, STEP, STOP, STOPPED, LoopEvent
+from ..train import Training, prepare_training
+
+# What a run is doing; the last four are ends.
+PREPARING, TRAINING, PAUSED, SAVING = "preparing", "training", "paused", "saving"
+FINISHED, HALTED, BROKEN, FAILED = "finished", "stopped", "diverged", "failed"
+ENDED = (FINISHED, HALTED, BROKEN, FAILED)
+MAX_MINUTES, MAX_BATCH = 120.0, 512  # one visitor may not hold the server's cores for ever
+
+
+@dataclass(frozen=True)
+class RunRequest:
+    """What a visitor asked for: a recipe by name, and the settings the page lets them change."""
+
+    recipe: str
+    seed: int
+    learning_rate: float
+    batch_size: int
+    max_steps: int
+    max_minutes: float | None  # None: no time budget
+
+
+@dataclass
+class RunView:
+    """A copy of a run's state for one page refresh; `version` changes whenever anything else does."""
+
+    number: int
+    recipe: str
+    folder: Path
+    status: str
+    message: str
+    version: int
+    max_steps: int
+    deadline: float | None
+    steps: list[int] = field(default_factory=list)  # one entry per step: its loss, smoothed loss, grad norm
+    losses: list[float] = field(default_factory=list)
+    smoothed: list[float] = field(default_factory=list)
+    grad_norms: list[float] = field(default_factory=list)
+    lr: float = math.nan
+    images_per_s: float = math.nan
+    samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, the sample strip's file)
+    checkpoint_step: int | None = None  # the newest checkpoint's step
+
+    @property
+    def step(self) -> int:
+        return self.steps[-1] if self.steps else 0
+
+    @property
+    def ended(self) -> bool:
+        return self.status in ENDED
+
+
+def run_config(recipe: Path, request: RunRequest, folder: Path) -> Config:
+    """The recipe's config with the visitor's settings, checked as the command line checks its flags."""
+    config = load_config(recipe)
+    t = config.train
+    if not 1 <= request.batch_size <= MAX_BATCH:
+        raise UserError(f"batch size must be 1 to {MAX_BATCH}, got {request.batch_size}")
+    if not (request.learning_rate > 0 and math.isfinite(request.learning_rate)):
+        raise UserError(f"learning rate must be above 0, got {request.learning_rate}")
+    if request.max_steps < 1:
+        raise UserError(f"steps must be at least 1, got {request.max_steps}")
+    if request.max_minutes is not None and not 0 < request.max_minutes <= MAX_MINUTES:
+        raise UserError(f"minutes must be above 0 and at most {MAX_MINUTES:g}, got {request.max_minutes:g}")
+    t.seed, t.learning_rate, t.batch_size = request.seed, request.learning_rate, request.batch_size
+    t.max_steps, t.max_minutes, t.output_dir = request.max_steps, request.max_minutes, str(folder)
+    t.checkpoint_every = min(t.checkpoint_every or request.max_steps, request.max_steps)
+    return config
+
+
+class TrainingRun:
+    """One run on its thread. `view()` for the pages; `pause`, `resume`, `stop` for the key's holder."""
+
+    def __init__(self, number: int, recipe: str, config: Config, key: str):
+        self.number, self.recipe, self.config, self.key = number, recipe, config, key
+        self.folder = Path(config.train.output_dir)
+        self._lock = threading.Condition()
+        self._view = RunView(number, recipe, self.folder, PREPARING, "", 0, config.train.max_steps, None)
+        self._paused = self._stop_asked = False
+        self._training: Training | None = None
+        self.thread = threading.Thread(target=self._work, name=f"training-run-{number}", daemon=True)
+
+    def view(self) -> RunView:
+        with self._lock:
+            v = self._view
+            lists = dict(
+                steps=v.steps, losses=v.losses, smoothed=v.smoothed, grad_norms=v.grad_norms, samples=v.samples
+            )
+            return replace(v, **{name: list(values) for name, values in lists.items()})
+
+    def pause(self) -> None:
+        with self._lock:
+            if self._view.status == TRAINING:
+                self._paused = True
+                self._set(status=PAUSED)
+
+    def resume(self) -> None:
+        with self._lock:
+            if self._view.status == PAUSED:
+                self._paused = False
+                self._set(status=TRAINING)
+                self._lock.notify_all()
+
+    def stop(self) -> None:
+        """Stop after the step in flight; the loop saves a checkpoint. A paused run is woken for it."""
+        with self._lock:
+            if self._view.ended or self._stop_asked:
+                return
+            self._stop_asked, self._paused = True, False
+            self._set(status=SAVING, message="Stopping: the step in flight finishes, then a checkpoint is saved.")
+            self._lock.notify_all()
+            if self._training is not None:
+                self._training.loop.request_stop()
+
+    def pipeline_folder(self) -> Path:
+        """The run's newest pipeline (its final one, or its newest checkpoint's), as `diffusion.sample` finds it."""
+        return resolve_pipeline_folder(self.folder)
+
+    def wait(self, timeout: float | None = None) -> bool:
+        """Wait for the thread to end; whether it has."""
+        self.thread.join(timeout)
+        return not self.thread.is_alive()
+
+    def _set(self, **changes) -> None:
+        for name, value in changes.items():
+            setattr(self._view, name, value)
+        self._view.version += 1
+
+    def _work(self) -> None:
+        try:
+            training = prepare_training(self.config, command=f"web page, Train tab, recipe {self.recipe}")
+            with self._lock:
+                self._training = training
+                self._set(status=SAVING if self._stop_asked else TRAINING, deadline=training.loop.schedule.deadline)
+                if self._stop_asked:
+                    training.loop.request_stop()
+            for event in training.events():
+                training.log(event)
+                self._record(event)
+                if event.kind == STEP:
+                    self._hold_while_paused(training)
+            self._end(training)
+        except UserError as error:
+            with self._lock:
+                self._set(status=FAILED, message=str(error))
+        except Exception as error:  # a bug, not the visitor's doing: the server log has the details
+            traceback.print_exc()
+            with self._lock:
+                self._set(status=FAILED, message=f"the run failed ({type(error).__name__}: {error})")
+
+    def _record(self, event: LoopEvent) -> None:
+        with self._lock:
+            v = self._view
+            if event.kind == STEP:
+                v.steps.append(event.step)
+                v.losses.append(event.batch_loss)
+                v.smoothed.append(event.smoothed_loss)
+                v.grad_norms.append(event.grad_norm)
+                v.lr = event.lr
+            elif event.kind == LOG:  # images/s over the steps since the last log row, as loss.csv has it
+                v.images_per_s = event.images_per_s
+            elif event.kind == SAMPLE:
+                v.samples.append((event.step, event.path))
+            elif event.kind == CHECKPOINT:
+                v.checkpoint_step = event.step
+            elif event.kind == STOP and event.reason == STOPPED:
+                v.message = f"Stopped at step {event.step}; saving a checkpoint and the final pipeline."
+            self._set()
+
+    def _hold_while_paused(self, training: Training) -> None:
+        """Between two steps: wait while paused; the pause does not count against the time budget."""
+        with self._lock:
+            if not self._paused:
+                return
+            started = time.time()
+            while self._paused:
+                self._lock.wait()
+            training.loop.paused_for(time.time() - started)
+            self._set(deadline=training.loop.schedule.deadline)
+
+    def _end(self, training: Training) -> None:
+        loop = training.loop
+        if loop.stop_reason == DIVERGED:
+            with self._lock:
+                self._set(status=BROKEN, message=loop.divergence() + ".")
+            return
+        with self._lock:
+            self._set(status=SAVING)
+        pipeline = loop.finish()
+        with self._lock:
+            status = HALTED if loop.stop_reason == STOPPED else FINISHED
+            self._set(status=status, message=f"{loop.step} steps; the final pipeline is in {pipeline}.")
+
+
+class TrainingRuns:
+    """The server's run slot: at most one run trains at a time; the newest run stays on view after it ends."""
+
+    def __init__(self, recipes: dict[str, Path], root: Path):
+        self.recipes, self.root = dict(recipes), Path(root)
+        self._lock = threading.Lock()
+        self._count = 0
+        self.current: TrainingRun | None = None
+
+    def start(self, request: RunRequest) -> TrainingRun:
+        """Start a run, or say why not (a run is training, a setting is wrong). Its key is `run.key`."""
+        if request.recipe not in self.recipes:
+            raise UserError(f"unknown recipe {request.recipe!r}; choose one of {', '.join(self.recipes)}")
+        with self._lock:
+            if self.current is not None and not self.current.view().ended:
+                raise UserError(busy_message(self.current))
+            number = self._count + 1
+            folder = self.root / f"{time.strftime('%Y%m%d-%H%M%S')}-{request.recipe}-run{number}"
+            config = run_config(self.recipes[request.recipe], request, folder)
+            self._count, self.current = number, TrainingRun(number, request.recipe, config, secrets.token_hex(16))
+            self.current.thread.start()
+            return self.current
+
+    def owned(self, key: str | None) -> TrainingRun | None:
+        """The current run if `key` is its key (the browser that started it), else None."""
+        run = self.current
+        return run if run is not None and key and secrets.compare_digest(run.key, key) else None
+
+
+def busy_message(run: TrainingRun) -> str:
+    return (
+        f"run {run.number} ({run.recipe}) is training on this server; one run at a time, so that it has the "
+        "cores to itself. You can watch it here; its starter can stop it, or start one when it has ended"
+    )
