@@ -1,7 +1,8 @@
 """The web app end to end: the real app.py in a subprocess, driven through its API with gradio_client.
 
 /generate returns (preview, status, seed of the selected image, gallery, downloads, snapshots, attention,
-history); a request the server refuses returns "**Error:** ..." as the status and leaves the rest as it was.
+history, the step slider); a request the server refuses returns "**Error:** ..." as the status and leaves
+the rest as it was.
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def pixels(path) -> np.ndarray:
 def test_same_seed_gives_the_same_images(client):
     first = generate(client)
     second = generate(client)
-    preview, status, seed_used, gallery, files, snapshots, attention, history = first
+    preview, status, seed_used, gallery, files, snapshots, attention, history, step_slider = first
+    assert step_slider["value"] == step_slider["maximum"] == 4  # at the last of the 4 steps it moves through
     assert status.startswith("Done") and "seeds 1234–1235" in status
     assert "(class Sneaker" in status  # how the text encoder reads the prompt
     assert seed_used == 1234

@@ -12,9 +12,10 @@ import gradio as gr
 
 from .text import as_text
 
-# In this order the API returns them (gr.State values are not returned).
-IMAGE_FIELDS = ("preview", "scrubber", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
-TEXT_FIELDS = IMAGE_FIELDS + ("history", "history_runs")
+# In this order the API returns them (gr.State values are not returned); the step slider, added later,
+# comes last, so that the API's earlier outputs keep their places.
+IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run", "scrubber")
+TEXT_FIELDS = IMAGE_FIELDS[:-1] + ("history", "history_runs", "scrubber")
 BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
 
 
