@@ -31,6 +31,7 @@ from .prompt_notes import notes_for
 from .schedulers import SCHEDULERS
 from .settings import (
     DEFAULT_GUIDANCE,
+    DEFAULT_SCHEDULER,
     DEFAULT_STEPS,
     MAX_IMAGES,
     MAX_STEPS,
@@ -198,7 +199,9 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--guidance", type=cli.number, help=f"guidance scale (default {DEFAULT_GUIDANCE:g}, or the pipeline's own)"
     )
-    parser.add_argument("--scheduler", help=f"one of {', '.join(SCHEDULERS)} (default dpm++, or the pipeline's own)")
+    parser.add_argument(
+        "--scheduler", help=f"one of {', '.join(SCHEDULERS)} (default {DEFAULT_SCHEDULER}, or the pipeline's own)"
+    )
     parser.add_argument("--seed", type=cli.number, help="image i uses seed + i (default: random, in the manifest)")
     parser.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF of the denoising")

@@ -11,7 +11,8 @@ from ..cli import ArgumentParser, run, typed_command
 from ..data import load_dataset
 from ..errors import UserError
 from ..saved_pipeline import pipeline_dataset
-from ..settings import DEFAULT_STEPS, sampling_defaults
+from ..schedulers import SCHEDULERS
+from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, sampling_defaults
 from .classifier import default_classifier_dir, load_classifier, save_classifier, train_classifier
 from .results import EvaluationResult, json_ready
 from .run import DEFAULT_SWEEP, check_settings, evaluate_pipeline
@@ -68,7 +69,9 @@ def evaluate_command(argv: list[str]) -> None:
     )
     steps_help = f"denoising steps (default {DEFAULT_STEPS}, or the pipeline's own)"
     parser.add_argument("--steps", type=int, metavar="N", help=steps_help)
-    parser.add_argument("--scheduler", metavar="NAME", help="ddpm, ddim, dpm++ (default), euler, unipc or lcm")
+    parser.add_argument(
+        "--scheduler", metavar="NAME", help=f"one of {', '.join(SCHEDULERS)} (default {DEFAULT_SCHEDULER})"
+    )
     parser.add_argument("--seed", type=int, default=0, help="image i of every prompt starts from seed + i (default 0)")
     parser.add_argument("--data-dir", metavar="DIR", help="where the real images are (default: installed copy)")
     parser.add_argument("--device", metavar="NAME", help="cpu, cuda, mps (default: best available)")
