@@ -5,6 +5,8 @@
         [--settings dpm++:50,unipc:10,...]   (exact rows in this order, instead of samplers x steps)
     python benchmarks/sampler_curve.py --retime   (time every stored row again, on a quiet machine)
 
+The picture needs matplotlib: pip install -e ".[bench]".
+
 Per (sampler, steps): 50 images of each plain class prompt and 5 of each free-form description (1,050 in
 all, the same noise seed + i in every row, so rows differ only by the sampler), judged in the reference
 classifier's features against as many real test images of the same classes: Fréchet distance with its
