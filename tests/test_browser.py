@@ -96,13 +96,24 @@ def fetch_image(src: str) -> np.ndarray:
 def open_settings(page, selector: str) -> None:
     if not page.locator(selector).is_visible():
         page.get_by_text("Settings").first.click()  # the text tab's settings accordion
+    page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 
 def set_number(page, selector: str, value: int) -> None:
+    """Type a number into a slider's box and wait until the slider itself holds it: a box typed into while
+    the accordion's contents are still being set up can lose the number, so it is typed again then."""
     open_settings(page, selector)
     field = page.locator(f"{selector} input[type=number]")
-    field.fill(str(value))
-    field.press("Enter")
+    held = f"document.querySelector('{selector} input[type=range]').value == '{value}'"
+    for _ in range(3):
+        field.fill(str(value))
+        field.press("Enter")
+        try:
+            page.wait_for_function(held, timeout=5_000)
+            return
+        except playwright.TimeoutError:
+            continue
+    raise AssertionError(f"{selector} did not take the value {value}")
 
 
 def status(page, prefix: str = "") -> str:
@@ -362,7 +373,7 @@ def test_live_shows_the_prompt_as_typed_never_as_markdown(page):
 
 
 def test_a_number_outside_its_range_is_not_changed_silently(page):
-    open_settings(page, "#steps")
+    set_number(page, "#steps", 7)  # the slider set up and listening
     steps = page.locator("#steps input[type=number]")
     steps.fill("500")
     steps.press("Tab")  # the box loses focus: the slider puts the number back into its range
