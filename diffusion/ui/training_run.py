@@ -112,14 +112,15 @@ class TrainingRun:
             return replace(v, **{name: list(values) for name, values in lists.items()})
 
     def pause(self) -> None:
+        """Hold the run after the step in flight; the status says "paused" once it holds (_hold_while_paused),
+        so a page that reads "paused" never sees one more step come in."""
         with self._lock:
             if self._view.status == TRAINING:
                 self._paused = True
-                self._set(status=PAUSED)
 
     def resume(self) -> None:
         with self._lock:
-            if self._view.status == PAUSED:
+            if self._paused:
                 self._paused = False
                 self._set(status=TRAINING)
                 self._lock.notify_all()
@@ -196,6 +197,7 @@ class TrainingRun:
             if not self._paused:
                 return
             started = time.time()
+            self._set(status=PAUSED)
             while self._paused:
                 self._lock.wait()
             training.loop.paused_for(time.time() - started)
