@@ -78,16 +78,21 @@ class Classifier(nn.Module):
 @torch.no_grad()
 def embed(classifier: Classifier, images: torch.Tensor, batch_size: int = 500) -> tuple[torch.Tensor, torch.Tensor]:
     """(logits, features) of images in [-1, 1] (or uint8, converted), in batches, on the classifier's device."""
-    classifier.eval()
-    device = next(classifier.parameters()).device
     logits, features = [], []
-    for start in range(0, len(images), batch_size):
-        batch = images[start : start + batch_size]
-        batch = to_model_range(batch) if batch.dtype == torch.uint8 else batch.float()
-        feature = classifier.features(batch.to(device))
+    for batch in model_batches(classifier, images, batch_size):
+        feature = classifier.features(batch)
         features.append(feature.cpu())
         logits.append(classifier.head(feature).cpu())
     return torch.cat(logits), torch.cat(features)
+
+
+def model_batches(classifier: Classifier, images: torch.Tensor, batch_size: int):
+    """`images` in batches as the classifier takes them: in [-1, 1], on its device (and it in eval mode)."""
+    classifier.eval()
+    device = next(classifier.parameters()).device
+    for start in range(0, len(images), batch_size):
+        batch = images[start : start + batch_size]
+        yield (to_model_range(batch) if batch.dtype == torch.uint8 else batch.float()).to(device)
 
 
 @torch.no_grad()
@@ -95,11 +100,7 @@ def conv_features(classifier: Classifier, images: torch.Tensor, batch_size: int 
     """The last conv block's activations pooled on a 3x3 grid (N, 9 x channels): a wider, less
     class-minded view than `features`, which keeps more of the texture (knit, prints, seams) that a
     classifier's last layer learns to ignore."""
-    classifier.eval()
-    device = next(classifier.parameters()).device
-    batches = [images[start : start + batch_size] for start in range(0, len(images), batch_size)]
-    return torch.cat([classifier.body(to_model_range(b) if b.dtype == torch.uint8 else b.float()).cpu()
-                      for b in (b.to(device) for b in batches)])  # fmt: skip
+    return torch.cat([classifier.body(batch).cpu() for batch in model_batches(classifier, images, batch_size)])
 
 
 def augment(images: torch.Tensor, generator: torch.Generator, flip: bool, shift: float = 2.0) -> torch.Tensor:

@@ -57,8 +57,8 @@ def bootstrap_interval(statistic, a: torch.Tensor, b: torch.Tensor, rounds: int,
         pick_a = torch.randint(len(a), (len(a),), generator=generator)
         pick_b = torch.randint(len(b), (len(b),), generator=generator)
         values.append(statistic(a[pick_a], b[pick_b]))
-    estimate, error = statistic(a, b), torch.tensor(values, dtype=torch.float64).std().item()
-    return max(0.0, estimate - 1.96 * error), estimate + 1.96 * error
+    low, high = normal_interval(statistic(a, b), values)
+    return max(0.0, low), high
 
 
 def paired_ratio_interval(
@@ -77,8 +77,13 @@ def paired_ratio_interval(
         real = reference[torch.randint(len(reference), (len(reference),), generator=generator)]
         ratios.append(frechet_distance(generated_a[rows], real) / frechet_distance(generated_b[rows], real))
     ratio = frechet_distance(generated_a, reference) / frechet_distance(generated_b, reference)
-    error = torch.tensor(ratios, dtype=torch.float64).std().item()  # as in bootstrap_interval: the spread only
-    return ratio, ratio - 1.96 * error, ratio + 1.96 * error
+    return ratio, *normal_interval(ratio, ratios)
+
+
+def normal_interval(estimate: float, resampled: list[float]) -> tuple[float, float]:
+    """estimate +- 1.96 standard errors, the error being the spread of the resampled values."""
+    error = torch.tensor(resampled, dtype=torch.float64).std().item()
+    return estimate - 1.96 * error, estimate + 1.96 * error
 
 
 @dataclass
