@@ -32,7 +32,7 @@ from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
 from diffusion.data import load_dataset
-from diffusion.evaluation.classifier import conv_features, default_classifier_dir, embed, load_classifier
+from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
 from diffusion.evaluation.generate import generate
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
 from diffusion.evaluation.quality import matched_real_sets, measure_quality, paired_ratio_interval
@@ -63,23 +63,23 @@ def features_file(out: Path, sampler: str, steps: int) -> Path:
 def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path) -> dict:
     settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
     images = images_of(pipe, sets, **settings)
-    (logits, features), conv = embed(classifier, images), conv_features(classifier, images)
+    (logits, features), texture = embed(classifier, images), texture_features(classifier, images)
     features_file(out, sampler, steps).parent.mkdir(exist_ok=True)
-    kept = {"features": features.contiguous(), "conv": conv.contiguous()}  # for paired comparisons
+    kept = {"features": features.contiguous(), "texture": texture.contiguous()}  # for paired comparisons
     save_file(kept, features_file(out, sampler, steps))
     right = logits.argmax(1) == labels
     class_count = len(sets[0][0]) * sets[0][1]
-    quality = measure_quality(features, labels, *real[0])
-    in_conv = measure_quality(conv, labels, *real[1], rounds=50)
+    quality = measure_quality(features, labels, *real["features"])
+    in_texture = measure_quality(texture, labels, *real["texture"], rounds=50)
     return {
         "sampler": sampler,
         "steps": steps,
         "class_accuracy": right[:class_count].float().mean().item(),
         "free_form_accuracy": right[class_count:].float().mean().item(),
         **quality.as_dict(),
-        "conv_frechet": in_conv.frechet,
-        "conv_frechet_interval": in_conv.frechet_interval,
-        "conv_frechet_floor": in_conv.frechet_floor,
+        "texture_frechet": in_texture.frechet,
+        "texture_frechet_interval": in_texture.frechet_interval,
+        "texture_frechet_floor": in_texture.frechet_floor,
         "seconds_16": seconds_for_16(pipe, **settings),
         "gflops": matmul_gflops(),
     }
@@ -92,30 +92,31 @@ def compare(rows: list[dict], out: Path, reference: str, real: torch.Tensor, lab
     if not features_file(out, name, int(steps)).exists():
         return
     base = load_file(features_file(out, name, int(steps)))
-    reference_index, _ = matched_real_sets(labels, real[0][1], 0)
+    reference_index, _ = matched_real_sets(labels, real["features"][1], 0)
     for r in rows:
         if features_file(out, r["sampler"], r["steps"]).exists():
             kept = load_file(features_file(out, r["sampler"], r["steps"]))
-            for space, key, (features, _) in (("features", "ratio", real[0]), ("conv", "conv_ratio", real[1])):
-                r[key] = paired_ratio_interval(kept[space], base[space], features[reference_index], 200, seed=0)
+            for space, key in (("features", "ratio"), ("texture", "texture_ratio")):
+                reference_features = real[space][0][reference_index]
+                r[key] = paired_ratio_interval(kept[space], base[space], reference_features, 200, seed=0)
 
 
 def table(rows: list[dict], reference: str = "") -> str:
     lines = [
-        f"| sampler | steps | Fréchet [95%] | ÷ {reference} [95%, paired] | floor | conv Fréchet [95%] (floor) "
-        f"| ÷ {reference}, conv | KID×1000 (floor) | precision | recall | class | free-form | s / 16 images "
+        f"| sampler | steps | Fréchet [95%] | ÷ {reference} [95%, paired] | floor | texture Fréchet [95%] (floor) "
+        f"| ÷ {reference}, texture | KID×1000 (floor) | precision | recall | class | free-form | s / 16 images "
         "| GFLOP/s |",
         "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in sorted(rows, key=lambda r: (r["sampler"], r["steps"])):
         low, high = r["frechet_interval"]
         ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["ratio"]) if "ratio" in r else ""
-        conv_ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["conv_ratio"]) if "conv_ratio" in r else ""
-        conv_low, conv_high = r["conv_frechet_interval"]
+        texture_ratio = "{:.2f} [{:.2f}, {:.2f}]".format(*r["texture_ratio"]) if "texture_ratio" in r else ""
+        texture_low, texture_high = r["texture_frechet_interval"]
         lines.append(
             f"| {r['sampler']} | {r['steps']} | {r['frechet']:.2f} [{low:.2f}, {high:.2f}] | {ratio} "
-            f"| {r['frechet_floor']:.2f} | {r['conv_frechet']:.1f} [{conv_low:.1f}, {conv_high:.1f}] "
-            f"({r['conv_frechet_floor']:.1f}) | {conv_ratio} "
+            f"| {r['frechet_floor']:.2f} | {r['texture_frechet']:.3f} [{texture_low:.3f}, {texture_high:.3f}] "
+            f"({r['texture_frechet_floor']:.3f}) | {texture_ratio} "
             f"| {r['kid']:.2f} ({r['kid_floor']:.2f}) | {r['precision']:.2f} | {r['recall']:.2f} "
             f"| {r['class_accuracy']:.1%} | {r['free_form_accuracy']:.1%} | {r['seconds_16']:.2f} | {r['gflops']:.0f} |"
         )
@@ -123,31 +124,33 @@ def table(rows: list[dict], reference: str = "") -> str:
 
 
 def draw(rows: list[dict], path: Path) -> None:
+    """Two panels, quality against seconds, one line per sampler: in the classifier's features (what is
+    drawn) and in its texture statistics (how finely)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    figure, axes = plt.subplots(figsize=(8, 5))
-    for sampler in sorted({r["sampler"] for r in rows}):
-        points = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["steps"])
-        x = [r["seconds_16"] for r in points]
-        y = [r["frechet"] for r in points]
-        errors = [[r["frechet"] - r["frechet_interval"][0] for r in points],
-                  [r["frechet_interval"][1] - r["frechet"] for r in points]]  # fmt: skip
-        axes.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=sampler)
-        for r in points:
-            axes.annotate(str(r["steps"]), (r["seconds_16"], r["frechet"]), fontsize=7, xytext=(3, 3),
-                          textcoords="offset points")  # fmt: skip
-    floor = sum(r["frechet_floor"] for r in rows) / len(rows)
-    axes.axhline(floor, color="grey", linestyle=":", label=f"real vs real ({floor:.2f})")
-    axes.set_xscale("log")
-    axes.set_xlabel(f"seconds for {TIMED_IMAGES} images (log; numbers: steps)")
-    axes.set_ylabel(f"Fréchet distance, {rows[0]['images']} images (95% interval)")
-    axes.set_title("Quality against time, per sampler")
-    axes.legend()
+    figure, panels = plt.subplots(1, 2, figsize=(12, 5))
+    for axes, key, title in ((panels[0], "frechet", "classifier features"), (panels[1], "texture_frechet", "texture")):
+        for sampler in sorted({r["sampler"] for r in rows}):
+            points = sorted((r for r in rows if r["sampler"] == sampler), key=lambda r: r["steps"])
+            x, y = [r["seconds_16"] for r in points], [r[key] for r in points]
+            errors = [[r[key] - r[f"{key}_interval"][0] for r in points],
+                      [r[f"{key}_interval"][1] - r[key] for r in points]]  # fmt: skip
+            axes.errorbar(x, y, yerr=errors, marker="o", capsize=3, label=sampler)
+            for r in points:
+                axes.annotate(str(r["steps"]), (r["seconds_16"], r[key]), fontsize=7, xytext=(3, 3),
+                              textcoords="offset points")  # fmt: skip
+        floor = sum(r[f"{key}_floor"] for r in rows) / len(rows)
+        axes.axhline(floor, color="grey", linestyle=":", label=f"real vs real ({floor:.3g})")
+        axes.set_xscale("log")
+        axes.set_xlabel(f"seconds for {TIMED_IMAGES} images (log; numbers: steps)")
+        axes.set_ylabel(f"Fréchet distance, {rows[0]['images']} images (95% interval)")
+        axes.set_title(f"Quality against time, in {title}")
+        axes.legend()
     figure.tight_layout()
-    figure.savefig(path, dpi=120)
+    figure.savefig(path, dpi=110)
 
 
 def main() -> None:
@@ -166,7 +169,7 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     rows_file = out / "rows.jsonl"
     rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
-    rows = [r for r in rows if "conv_frechet" in r and features_file(out, r["sampler"], r["steps"]).exists()]
+    rows = [r for r in rows if "texture_frechet" in r and features_file(out, r["sampler"], r["steps"]).exists()]
     rows = list({(r["sampler"], r["steps"]): r for r in rows}.values())  # a row measured twice: the newest
     done = {(r["sampler"], r["steps"]) for r in rows}
 
@@ -179,7 +182,10 @@ def main() -> None:
     sets = [(plain, args.class_images), (free_form_set(dataset), args.free_form_images)]
     labels = torch.cat([torch.tensor(s.labels).repeat_interleave(n) for s, n in sets])
     test = load_dataset(dataset, None, train=False)
-    real = (embed(classifier, test.images)[1], test.labels), (conv_features(classifier, test.images), test.labels)
+    real = {
+        "features": (embed(classifier, test.images)[1], test.labels),
+        "texture": (texture_features(classifier, test.images), test.labels),
+    }
 
     if args.retime:
         for r in rows:

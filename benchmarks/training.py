@@ -2,9 +2,10 @@
 
     python benchmarks/training.py [--config configs/fashion_mnist.yaml] [--batch-size 64] [--steps 5]
 
-Rows: the shipped config in fp32 (baseline), bf16 autocast, the fused attention kernel instead of the
-explicit one, and cross-attention also at 14x14; each with its ratio to the baseline, measured in the
-same run.
+Rows: the shipped config in fp32 (baseline), bf16 autocast, channels_last memory format,
+torch.compile (inductor, CPU C++ code; its compile time is printed apart), the fused attention kernel
+instead of the explicit one, and cross-attention also at 14x14; each with its ratio to the baseline,
+measured in the same run, beside the machine's fp32 matmul rate.
 """
 
 from __future__ import annotations
@@ -16,23 +17,32 @@ import time
 from unittest import mock
 
 import torch
+from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion import attention as attention_module
 from diffusion.config import load_config
 from diffusion.model import build_unet, count_parameters
 
 
-def images_per_second(model_config, batch: int, steps: int, bf16: bool) -> float:
+def images_per_second(
+    model_config, batch: int, steps: int, bf16: bool = False, channels_last: bool = False, compiled: bool = False
+) -> tuple[float, int, float]:
     unet = build_unet(model_config, (1, 28, 28))
     optimizer = torch.optim.AdamW(unet.parameters(), lr=1e-4)
     x, tokens = torch.randn(batch, 1, 28, 28), torch.randn(batch, 12, 384)
+    if channels_last:
+        unet = unet.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+    forward = torch.compile(unet) if compiled else unet
     mask, pooled = torch.ones(batch, 12), torch.randn(batch, 384)
     autocast = torch.autocast("cpu", dtype=torch.bfloat16) if bf16 else contextlib.nullcontext()
+    first_step_started = time.perf_counter()
     for step in range(steps + 1):
-        if step == 1:  # the first step pays one-off allocation costs
+        if step == 1:  # the first step pays one-off costs (allocation; compiling, for torch.compile)
+            first_step_seconds = time.perf_counter() - first_step_started
             start = time.perf_counter()
         with autocast:
-            out = unet(
+            out = forward(
                 x,
                 torch.randint(0, 1000, (batch,)),
                 encoder_hidden_states=tokens,
@@ -42,7 +52,7 @@ def images_per_second(model_config, batch: int, steps: int, bf16: bool) -> float
         out.float().square().mean().backward()
         optimizer.step()
         optimizer.zero_grad()
-    return steps * batch / (time.perf_counter() - start), count_parameters(unet)
+    return steps * batch / (time.perf_counter() - start), count_parameters(unet), first_step_seconds
 
 
 def main() -> None:
@@ -54,21 +64,27 @@ def main() -> None:
     config = load_config(args.config)
     attention_14 = load_config(args.config).model
     attention_14.cross_attention_levels = [False, True, True]
-    rows = [
-        ("shipped config, fp32 (baseline)", config.model, False, False),
-        ("shipped config, bf16 autocast", config.model, True, False),
-        ("shipped config, fp32, fused attention kernel", config.model, False, True),
-        ("attention also at 14x14, fp32", attention_14, False, False),
+    rows = [  # name, model config, options
+        ("shipped config, fp32 (baseline)", config.model, {}),
+        ("shipped config, bf16 autocast", config.model, {"bf16": True}),
+        ("shipped config, fp32, channels_last", config.model, {"channels_last": True}),
+        ("shipped config, fp32, torch.compile", config.model, {"compiled": True}),
+        ("shipped config, fp32, fused attention kernel", config.model, {"fused": True}),
+        ("attention also at 14x14, fp32", attention_14, {}),
     ]
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}")
-    print("| variant | parameters | images/s | speed vs baseline |\n|---|---|---|---|")
+    print(
+        f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
+        f"fp32 matmul {matmul_gflops():.0f} GFLOP/s"
+    )
+    print("| variant | parameters | images/s | speed vs baseline | first step (s) |\n|---|---|---|---|---|")
     baseline = None
-    for name, model_config, bf16, fused in rows:
+    for name, model_config, options in rows:
+        fused = options.pop("fused", False)
         patch = mock.patch.object(attention_module, "USE_FUSED_ON_CPU", True) if fused else contextlib.nullcontext()
         with patch:
-            speed, params = images_per_second(model_config, args.batch_size, args.steps, bf16)
+            speed, params, first = images_per_second(model_config, args.batch_size, args.steps, **options)
         baseline = baseline or speed
-        print(f"| {name} | {params / 1e6:.2f}M | {speed:.1f} | {speed / baseline:.2f}x |")
+        print(f"| {name} | {params / 1e6:.2f}M | {speed:.1f} | {speed / baseline:.2f}x | {first:.1f} |")
     print(f"peak memory: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MiB")
 
 

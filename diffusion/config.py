@@ -16,6 +16,7 @@ from pathlib import Path
 import yaml
 
 from .errors import UserError
+from .settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
 
 
 @dataclass
@@ -77,9 +78,10 @@ class SampleConfig:
     prompts: list[str] = field(
         default_factory=lambda: ["a t-shirt", "a pair of trousers", "a sneaker", "a bag", "an ankle boot"]
     )
-    num_inference_steps: int = 20
-    guidance_scale: float = 3.0
-    scheduler: str = "dpm++"
+    # Progress grids are drawn the way a user draws by default (settings.py).
+    num_inference_steps: int = DEFAULT_STEPS
+    guidance_scale: float = DEFAULT_GUIDANCE
+    scheduler: str = DEFAULT_SCHEDULER
     images_per_prompt: int = 8
 
 

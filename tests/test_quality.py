@@ -104,3 +104,25 @@ def test_real_images_score_at_the_floor_and_shifted_ones_do_not():
     worse = measure_quality(embed(classifier, blurred)[1], test.labels[first], features[rest], test.labels[rest])
     assert worse.frechet_interval[0] > real.frechet_interval[1] and worse.kid > real.kid + 5
     assert worse.recall < real.recall - 0.1  # blur loses the texture that tells real images apart
+
+
+@pytest.mark.slow
+@pytest.mark.real_data
+def test_texture_statistics_see_fine_detail_that_the_pooled_features_barely_see():
+    from diffusion.data import load_dataset
+    from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
+
+    test = load_dataset("fashion_mnist", None, train=False)
+    classifier = load_classifier(default_classifier_dir("fashion_mnist"), "cpu")
+    first, rest = torch.arange(0, 1000), torch.arange(1000, len(test))
+    softened = torchvision.transforms.functional.gaussian_blur(test.images[first], 3, 0.6)  # barely visible
+    spaces = {"pooled": lambda x: embed(classifier, x)[1], "texture": lambda x: texture_features(classifier, x)}
+    times_floor = {}
+    for name, space in spaces.items():
+        real = space(test.images)
+        same = measure_quality(real[first], test.labels[first], real[rest], test.labels[rest], rounds=20)
+        soft = measure_quality(space(softened), test.labels[first], real[rest], test.labels[rest], rounds=20)
+        assert same.frechet_interval[0] <= same.frechet_floor_interval[1]  # real images sit at the floor
+        times_floor[name] = soft.frechet / same.frechet_floor
+    assert times_floor["texture"] > 10  # a slight softening is far from real texture...
+    assert times_floor["texture"] > 3 * times_floor["pooled"]  # ...much further than the pooled features say

@@ -103,6 +103,30 @@ def conv_features(classifier: Classifier, images: torch.Tensor, batch_size: int 
     return torch.cat([classifier.body(batch).cpu() for batch in model_batches(classifier, images, batch_size)])
 
 
+@torch.no_grad()
+def texture_features(classifier: Classifier, images: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Each conv block's activations summarised per channel by their mean and standard deviation over the
+    image (N, 2 x (16 + 32 + 64)): the statistics style transfer matches to copy a texture (Gatys et al.
+    2016). Taken before any pooling, so fine detail (knit, stripes, seams) that the pooled `features`
+    and `conv_features` average away still moves them."""
+    blocks = block_ends(classifier)
+    rows = []
+    for batch in model_batches(classifier, images, batch_size):
+        stats, x = [], batch
+        for index, layer in enumerate(classifier.body):
+            x = layer(x)
+            if index in blocks:
+                stats += [x.mean(dim=(2, 3)), x.std(dim=(2, 3))]
+        rows.append(torch.cat(stats, dim=1).cpu())
+    return torch.cat(rows)
+
+
+def block_ends(classifier: Classifier) -> set[int]:
+    """Indices in `classifier.body` of each conv block's last ReLU (the layer before its max-pool)."""
+    layers = list(classifier.body)
+    return {i - 1 for i, layer in enumerate(layers) if isinstance(layer, nn.MaxPool2d)}
+
+
 def augment(images: torch.Tensor, generator: torch.Generator, flip: bool, shift: float = 2.0) -> torch.Tensor:
     """Random shifts of up to `shift` pixels (and left-right flips), a different one per image, in one
     vectorised `grid_sample` call: no per-image Python loop."""

@@ -129,16 +129,22 @@ def summary(result: EvaluationResult) -> str:
     return (
         f"prompt accuracy: class prompts {result.class_prompts.accuracy:.1%}, held-out nouns "
         f"{result.held_out.accuracy:.1%}{free_form}; Fréchet distance {result.frechet.generated:.2f} "
-        f"(real-image floor {result.frechet.real_train_floor:.2f})" + quality_summary(result.quality)
+        f"(real-image floor {result.frechet.real_train_floor:.2f})"
+        + quality_summary(result.quality, result.texture_quality)
     )
 
 
-def quality_summary(quality) -> str:
+def quality_summary(quality, texture=None) -> str:
     if quality is None:
         return ""
+    in_texture = (
+        ""
+        if texture is None
+        else (f", in texture statistics {texture.frechet_text(3)} (floor {texture.frechet_floor:.3f})")
+    )
     return (
         f"; class and free-form images: Fréchet {quality.frechet_text()} from {quality.images} images "
-        f"(floor {quality.frechet_floor:.2f}), KID×1000 {quality.kid:.1f}, "
+        f"(floor {quality.frechet_floor:.2f}){in_texture}, KID×1000 {quality.kid:.1f}, "
         f"precision {quality.precision:.0%}, recall {quality.recall:.0%}"
     )
 

@@ -101,9 +101,9 @@ class Quality:
     def as_dict(self) -> dict:
         return asdict(self)
 
-    def frechet_text(self) -> str:
+    def frechet_text(self, digits: int = 2) -> str:
         low, high = self.frechet_interval
-        return f"{self.frechet:.2f} [{low:.2f}, {high:.2f}]"
+        return f"{self.frechet:.{digits}f} [{low:.{digits}f}, {high:.{digits}f}]"
 
 
 def matched_real_sets(labels: torch.Tensor, real_labels: torch.Tensor, seed: int) -> tuple[torch.Tensor, torch.Tensor]:

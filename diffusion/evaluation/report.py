@@ -55,8 +55,9 @@ def prompt_sets(result: EvaluationResult) -> dict[str, PromptSetResult]:
     return {name: value for name, value in sets.items() if value is not None}
 
 
-def quality_lines(q) -> list[str]:
-    """The class and free-form images' quality, each figure with its 95% interval or its real-image floor."""
+def quality_lines(q, texture=None) -> list[str]:
+    """The class and free-form images' quality, each figure with its 95% interval or its real-image floor;
+    then the Fréchet distance in the texture statistics, where measured."""
     if q is None:
         return []
     (low, high), (floor_low, floor_high) = q.frechet_interval, q.frechet_floor_interval
@@ -66,6 +67,18 @@ def quality_lines(q) -> list[str]:
         f"[{_num(floor_low)}, {_num(floor_high)}] (two real sets of that size) |",
         f"| KID × 1000, same images | {_num(q.kid)} | {_num(q.kid_floor)} (two real sets) |",
         f"| precision (fidelity) / recall (coverage), same images | {_pct(q.precision)} / {_pct(q.recall)} | |",
+        *texture_lines(texture),
+    ]
+
+
+def texture_lines(t) -> list[str]:
+    if t is None:
+        return []
+    (low, high), (floor_low, floor_high) = t.frechet_interval, t.frechet_floor_interval
+    return [
+        f"| Fréchet distance in texture statistics (each conv layer's per-channel mean and spread: fine "
+        f"detail), same images [95% interval] | {_num(t.frechet, 3)} [{_num(low, 3)}, {_num(high, 3)}] | "
+        f"{_num(t.frechet_floor, 3)} [{_num(floor_low, 3)}, {_num(floor_high, 3)}] (two real sets) |"
     ]
 
 
@@ -90,7 +103,7 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
     lines += [
         f"| Fréchet distance to the test set, from {fr.images} images | {_num(fr.generated)} | "
         f"{_num(fr.real_train_floor)} (training images, same count) |",
-        *quality_lines(r.quality),
+        *quality_lines(r.quality, r.texture_quality),
         f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
         f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
         f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",

@@ -17,7 +17,7 @@ from ..errors import UserError
 from ..nearest_caption import caption_index_of, grammar_index
 from ..saved_pipeline import pipeline_dataset
 from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings
-from .classifier import Classifier, default_classifier_dir, embed
+from .classifier import Classifier, default_classifier_dir, embed, texture_features
 from .generate import generate_sets
 from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance
 from .prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set, tone_sets
@@ -151,18 +151,30 @@ def measure(
         ],
         seconds=0.0,
         quality=quality_result(classifier, sets, images, n, len(names), (test_features, test.labels), seed),
+        texture_quality=quality_result(
+            classifier,
+            sets,
+            images,
+            n,
+            len(names),
+            (texture_features(classifier, test.images), test.labels),
+            seed,
+            space=texture_features,
+        ),
     )
 
 
-def quality_result(classifier, sets: dict[str, PromptSet], images, n: int, classes: int, real, seed: int):
+def quality_result(classifier, sets: dict[str, PromptSet], images, n: int, classes: int, real, seed: int, space=None):
     """Image quality over the plain class prompts and the free-form descriptions (each image judged
-    against real images of the class its prompt asked for), when there are enough real images."""
+    against real images of the class its prompt asked for), when there are enough real images; in the
+    classifier's features, or in another feature space of it (`space`, e.g. texture_features)."""
     parts = [(images["class"][: classes * n], torch.arange(classes).repeat_interleave(n))]
     if "free_form" in sets:
         parts.append((images["free_form"], torch.tensor(sets["free_form"].labels).repeat_interleave(n)))
     generated, labels = torch.cat([p for p, _ in parts]), torch.cat([k for _, k in parts])
     try:
-        return measure_quality(embed(classifier, generated)[1], labels, *real, seed)
+        features = space(classifier, generated) if space else embed(classifier, generated)[1]
+        return measure_quality(features, labels, *real, seed)
     except ValueError:  # more images of a class than half the real test images of it: no floor to compare
         return None
 
