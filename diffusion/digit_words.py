@@ -25,7 +25,7 @@ NEUTRAL_PHRASES = ["written by hand", "drawn by hand", "on a black background", 
 # Attribute words by value (digit_attributes: THIN, BOLD, UPRIGHT, SLANTED): before the name, and after it.
 THIN_WORDS = ["thin", "thin-stroked", "fine", "skinny", "slender", "delicate", "narrow", "light-stroked"]
 BOLD_WORDS = ["bold", "thick", "heavy", "fat", "thick-stroked", "heavy-stroked", "broad", "strong"]
-UPRIGHT_WORDS = ["upright", "straight", "straight-up", "unslanted", "non-slanted", "perpendicular"]
+UPRIGHT_WORDS = ["upright", "straight", "straight-up", "unslanted", "perpendicular", "erect"]
 SLANTED_WORDS = ["slanted", "slanting", "leaning", "italic", "sloping", "oblique", "skewed", "inclined"]
 THIN_PHRASES = ["with thin strokes", "with thin lines", "written with a fine pen", "in a thin pen"]
 BOLD_PHRASES = ["with thick strokes", "with bold lines", "written with a thick marker", "in a heavy pen"]
