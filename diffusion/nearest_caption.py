@@ -20,8 +20,8 @@ from pathlib import Path
 import torch
 from safetensors.torch import load_file, save_file
 
-from .captions import CaptionGrammar
 from .data import CLASS_NAMES
+from .grammars import grammar_for
 from .saved_pipeline import pipeline_dataset
 from .text import shared_text_encoder
 
@@ -105,7 +105,7 @@ class CaptionIndex:
 @lru_cache(maxsize=4)
 def grammar_index(dataset: str, per_class: int = 60) -> CaptionIndex:
     """An index drawn from the caption grammar, for pipelines that do not carry their own."""
-    bank = CaptionGrammar(dataset).bank(per_class)
+    bank = grammar_for(dataset).bank(per_class)
     pooled = shared_text_encoder("cpu").encode(bank.captions).pooled
     return CaptionIndex.from_captions(bank.captions, bank.labels, pooled, dataset, per_class)
 

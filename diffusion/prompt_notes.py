@@ -23,7 +23,7 @@ from pathlib import Path
 
 import torch
 
-from .data import CLASS_NAMES
+from .data import CLASS_NAMES, kind
 from .grounding import Grounding, reading
 from .nearest_caption import CaptionIndex, NearestCaption
 from .text import shared_text_encoder
@@ -33,11 +33,15 @@ from .text import shared_text_encoder
 FAR_BELOW = 0.40
 NEARER_THING_BY = 0.05
 
-# Lists of things each data set does not contain; datasets without one get the first rule only (CIFAR-10's
-# classes are themselves animals and vehicles).
-THINGS_OUTSIDE = {"fashion_mnist": Path(__file__).parent / "prompts" / "not_clothing.txt"}
+# Lists of things each kind of data does not contain; datasets without one get the first rule only
+# (CIFAR-10's classes are themselves animals and vehicles).
+PROMPTS = Path(__file__).parent / "prompts"
+THINGS_OUTSIDE = {
+    "fashion_mnist": [PROMPTS / "not_clothing.txt"],
+    "mnist": [PROMPTS / "not_clothing.txt", PROMPTS / "not_digits.txt"],
+}
 
-GREYSCALE_DATASETS = {"fashion_mnist", "mnist"}
+GREYSCALE_DATASETS = {"fashion_mnist", "mnist"}  # kinds (data.kind): MNIST from either source
 # Colours the greyscale data cannot show. Black, white, grey, navy, cream, beige and the like are not
 # here: the training captions use them as tone words, and the model draws them as dark or light.
 HUE_WORDS = {
@@ -66,10 +70,10 @@ def colour_words(prompt: str) -> list[str]:
 @lru_cache(maxsize=4)
 def things_outside(dataset: str) -> tuple[list[str], torch.Tensor] | None:
     """The dataset's list of outside things with their unit sentence embeddings (encoded once)."""
-    path = THINGS_OUTSIDE.get(dataset)
-    if path is None:
+    paths = THINGS_OUTSIDE.get(kind(dataset))
+    if paths is None:
         return None
-    lines = path.read_text(encoding="utf-8").splitlines()
+    lines = [line for path in paths for line in path.read_text(encoding="utf-8").splitlines()]
     things = [line.strip() for line in lines if line.strip() and not line.startswith("#")]
     return things, torch.nn.functional.normalize(shared_text_encoder("cpu").encode(things).pooled, dim=-1)
 
@@ -111,7 +115,7 @@ def notes_for(index: CaptionIndex, prompt: str, ground: bool = True) -> PromptNo
             f"This prompt is far from everything the model was trained on ({reason}): it only draws "
             f"{len(classes)} kinds of things ({', '.join(classes)}), so expect one of those."
         )
-    colours = colour_words(prompt) if index.dataset in GREYSCALE_DATASETS else []
+    colours = colour_words(prompt) if kind(index.dataset) in GREYSCALE_DATASETS else []
     if colours:
         sentences.append(
             f"The training pictures are greyscale, so colour words ({', '.join(colours)}) are read as a tone "

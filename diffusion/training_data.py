@@ -11,17 +11,19 @@ import torch
 from safetensors.torch import load_file, save_file
 from tqdm.auto import tqdm
 
-from .captions import CaptionBank, CaptionGrammar, brightness_attributes
+from .captions import CaptionBank
 from .config import Config
 from .data import ImageDataset, load_dataset
 from .folders import staged_file
+from .grammars import grammar_for
 from .nearest_caption import INDEX_PER_CLASS, CaptionIndex
 from .text import ENCODER_SHA256, PromptEmbeddings, shared_text_encoder
 
 
 @dataclass
 class TrainingData:
-    """The dataset in memory with its brightness attributes, a bank of captions and their embeddings."""
+    """The dataset in memory with its attributes (tone, or a digit's thickness and slant), a bank of
+    captions and their embeddings."""
 
     dataset: ImageDataset
     attributes: torch.Tensor
@@ -66,8 +68,9 @@ def _cache_key(captions: list[str]) -> str:
 def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     d = config.data
     dataset = load_dataset(d.dataset, d.data_dir, train=True, download=d.download)
-    attributes = brightness_attributes(dataset.images, dataset.labels, len(dataset.class_names))
-    captions = CaptionGrammar(d.dataset).bank(d.captions_per_class, seed=config.train.seed)
+    grammar = grammar_for(d.dataset)
+    attributes = grammar.attributes(dataset.images, dataset.labels)
+    captions = grammar.bank(d.captions_per_class, seed=config.train.seed)
     embeddings = caption_embeddings(captions.captions, run_dir / "caption_embeddings.safetensors")
     index = CaptionIndex.from_captions(
         captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS

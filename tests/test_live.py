@@ -18,6 +18,7 @@ from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.live import EMPTY_HINT, LIVE_IMAGES
 from diffusion.ui.state import DEFAULT_MODEL, FAST_MODEL, bind
+from diffusion.ui.text import EXAMPLE_PROMPTS
 from diffusion.ui.updates import IMAGE_FIELDS, TEXT_FIELDS
 
 from .ui_server import ROOT, tiny_fast_pipeline, tiny_pipeline
@@ -137,12 +138,13 @@ def test_live_shows_the_prompt_as_typed_not_as_markdown(app):
 
 def test_the_model_choice_sets_its_stored_settings_and_live_only_for_the_fast_model(app):
     choose = bind(on.choose_model, app)
-    *sampling, live_box, negative, kept = choose(FAST_MODEL, "blurry", "")
+    *sampling, live_box, negative, kept, examples = choose(FAST_MODEL, "blurry", "")
     assert [w["value"] for w in sampling] == [4, 3.0, "ddim"]
     assert all(w["interactive"] is False for w in sampling), "the fast model's settings are locked"
     assert live_box.interactive and negative.interactive is False and negative.value == ""
     assert kept == "blurry"  # what was typed for the default model is put aside, not lost
-    *sampling, live_box, negative, kept = choose(DEFAULT_MODEL, "", "blurry")
+    assert examples.raw_samples[0] == [EXAMPLE_PROMPTS[0]]  # both models draw clothes: the same examples
+    *sampling, live_box, negative, kept, _ = choose(DEFAULT_MODEL, "", "blurry")
     assert [w["value"] for w in sampling] == [DEFAULT_STEPS, DEFAULT_GUIDANCE, DEFAULT_SCHEDULER]  # none stored
     assert all(w["interactive"] for w in sampling)
     assert live_box.interactive is False and live_box.value is False and negative.interactive

@@ -23,7 +23,7 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import ImageDataset, to_model_range
+from ..data import ImageDataset, kind, to_model_range
 from ..errors import UserError
 
 WEIGHTS = "model.safetensors"
@@ -166,7 +166,7 @@ def train_classifier(
     steps_per_epoch = math.ceil(len(train) / batch_size)
     optimizer = torch.optim.AdamW(classifier.parameters(), lr=learning_rate, weight_decay=5e-4)
     schedule = torch.optim.lr_scheduler.OneCycleLR(optimizer, learning_rate, total_steps=epochs * steps_per_epoch)
-    flip = train.name != "mnist"  # a mirrored digit is another glyph; a mirrored shoe is still a shoe
+    flip = kind(train.name) != "mnist"  # a mirrored digit is another glyph; a mirrored shoe is still a shoe
     started = time.perf_counter()
     bar = tqdm(total=epochs * steps_per_epoch, desc="training classifier", disable=not progress)
     for _ in range(epochs):

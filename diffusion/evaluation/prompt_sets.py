@@ -1,10 +1,12 @@
 """The prompts an evaluation asks for, each set with the class every prompt should draw.
 
-class      the plain class prompts ("a sneaker") and the dataset's own label texts ("Ankle boot")
-held_out   one prompt per held-out noun ("a photo of a cardigan"): words no training caption contains
+class      the plain class prompts ("a sneaker") and the dataset's own label texts ("Ankle boot"); for digits
+           every way of asking the captions use ("7", "seven", "the digit seven", "number 7", ...)
+held_out   one prompt per held-out noun ("a photo of a cardigan") or, for digits, per held-out phrasing
+           and digit ("the figure seven", "scribble a 7"): words no training caption contains
 free_form  descriptions the way people type them (`diffusion/prompts/free_form_<dataset>.tsv`), none
            containing a training noun of its class; written before the shipped model was trained
-dark/light the class prompts with a tone word, for attribute control
+pairs      the class prompts with the two words of an attribute pair, for attribute control (attribute_pairs.py)
 """
 
 from __future__ import annotations
@@ -12,8 +14,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..captions import class_prompt, held_out_prompts, label_text_prompts
-from ..data import CLASS_NAMES
+from ..data import CLASS_NAMES, kind
+from ..grammars import grammar_for
 
 PROMPTS_FOLDER = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -29,18 +31,19 @@ class PromptSet:
 
 
 def class_prompt_set(dataset: str) -> PromptSet:
-    pairs = [(class_prompt(dataset, label), label) for label in range(len(CLASS_NAMES[dataset]))]
-    pairs += label_text_prompts(dataset)
+    grammar = grammar_for(dataset)
+    pairs = [(grammar.class_prompt(label), label) for label in range(len(CLASS_NAMES[dataset]))]
+    pairs += grammar.label_text_prompts()
     return PromptSet("class", [p for p, _ in pairs], [k for _, k in pairs])
 
 
 def held_out_set(dataset: str) -> PromptSet:
-    pairs = held_out_prompts(dataset)
+    pairs = grammar_for(dataset).held_out_prompts()
     return PromptSet("held_out", [p for p, _ in pairs], [k for _, k in pairs])
 
 
 def free_form_file(dataset: str) -> Path:
-    return PROMPTS_FOLDER / f"free_form_{dataset}.tsv"
+    return PROMPTS_FOLDER / f"free_form_{kind(dataset)}.tsv"
 
 
 def free_form_set(dataset: str) -> PromptSet | None:
@@ -56,11 +59,3 @@ def free_form_set(dataset: str) -> PromptSet | None:
             prompts.append(prompt)
             labels.append(names.index(name))
     return PromptSet("free_form", prompts, labels)
-
-
-def tone_sets(dataset: str) -> tuple[PromptSet, PromptSet]:
-    """The class prompts with "dark" and with "light": pairs that differ by one word."""
-    labels = list(range(len(CLASS_NAMES[dataset])))
-    dark = PromptSet("dark", [class_prompt(dataset, k, "dark") for k in labels], labels)
-    light = PromptSet("light", [class_prompt(dataset, k, "light") for k in labels], labels)
-    return dark, light

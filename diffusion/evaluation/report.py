@@ -13,7 +13,7 @@ import torch
 from PIL import Image, ImageDraw, ImageFont
 from torchvision.utils import save_image
 
-from .results import EvaluationResult, PromptSetResult, SweepPoint
+from .results import EvaluationResult, PairResult, PromptSetResult, SweepPoint, ToneResult
 
 GRID = "samples.png"
 SWEEP_PLOT = "guidance_sweep.png"
@@ -24,7 +24,7 @@ ENCODER_NOTE = (
 )
 SET_TITLES = {
     "class_prompts": "Class prompts and the dataset's label texts",
-    "held_out": "Held-out nouns (words no training caption contains)",
+    "held_out": "Held-out words (nouns or phrasings no training caption contains)",
     "free_form": "Free-form descriptions (no training noun of their class)",
 }
 
@@ -82,8 +82,36 @@ def texture_lines(t) -> list[str]:
     ]
 
 
+def tone_lines(tone: ToneResult | None) -> list[str]:
+    if tone is None:
+        return []
+    return [
+        f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
+        f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
+        f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",
+    ]
+
+
+def pair_lines(pairs: list[PairResult]) -> list[str]:
+    """Each attribute pair as the tone is shown: the mean gap beside real images', and the share right."""
+    lines = []
+    for p in pairs:
+        lines += [
+            f"| {p.high} minus {p.low}: {p.measure} | {_num(p.high_minus_low, 3)} | "
+            f"{_num(p.real_high_minus_low, 3)} ({p.high} third minus {p.low} third of each class) |",
+            f"| {p.low}/{p.high} pairs with the {p.high} one higher | {_pct(p.right_sign_fraction)} | |",
+        ]
+    return lines
+
+
+def tone_as_pair(tone: ToneResult) -> PairResult:
+    return PairResult("dark", "light", "mean intensity", tone.light_minus_dark, tone.right_sign_fraction,
+                      tone.real_light_minus_dark, tone.per_class, tone.real_per_class)  # fmt: skip
+
+
 def markdown(r: EvaluationResult, has_plot: bool) -> str:
     s, fr, tone, dv = r.settings, r.frechet, r.tone, r.diversity
+    pairs = ([tone_as_pair(tone)] if tone else []) + list(r.attribute_pairs)
     lines = [
         f"# Evaluation of {r.checkpoint or 'a pipeline'} on {r.dataset}",
         "",
@@ -103,10 +131,16 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
     lines += [
         f"| Fréchet distance to the test set, from {fr.images} images | {_num(fr.generated)} | "
         f"{_num(fr.real_train_floor)} (training images, same count) |",
+<<<<<<< HEAD
         *quality_lines(r.quality, r.texture_quality),
         f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
         f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
         f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",
+=======
+        *quality_lines(r.quality),
+        *tone_lines(tone),
+        *pair_lines(r.attribute_pairs),
+>>>>>>> digits
         f"| diversity: mean pairwise feature distance | {_num(dv.generated)} | {_num(dv.real)} "
         f"(ratio {_num(dv.ratio)}) |",
         "",
@@ -115,16 +149,17 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
         '"real test images": the reference classifier\'s own recall on the real test images of the class. Generated '
         "images are judged as strictly: where real shirts often pass for T-shirts or pullovers, so do drawn ones.",
         "",
-        "| class | real test images | class prompts | held-out nouns | free-form | light − dark (real) "
-        "| diversity ratio |",
-        "|---|---|---|---|---|---|---|",
+        "| class | real test images | class prompts | held-out | free-form | "
+        + "".join(f"{p.high} − {p.low} (real) | " for p in pairs)
+        + "diversity ratio |",
+        "|---|---|---|---|---|" + "---|" * len(pairs) + "---|",
     ]
     free_form = r.free_form.per_class if r.free_form else {}
     for name in r.class_prompts.per_class:
         accuracies = (r.classifier_test_per_class, r.class_prompts.per_class, r.held_out.per_class, free_form)
         cells = [_pct(values.get(name)) for values in accuracies]
-        tone_cell = f"{_num(tone.per_class[name], 3)} ({_num(tone.real_per_class[name], 3)})"
-        cells += [tone_cell, _num(dv.per_class_ratio[name])]
+        cells += [f"{_num(p.per_class[name], 3)} ({_num(p.real_per_class[name], 3)})" for p in pairs]
+        cells += [_num(dv.per_class_ratio[name])]
         lines.append(f"| {name} | {' | '.join(cells)} |")
     for name, result in prompt_sets(r).items():
         lines += ["", f"## {SET_TITLES[name]}", "", ENCODER_NOTE, ""]

@@ -65,6 +65,20 @@ class ToneResult:
 
 
 @dataclass
+class PairResult:
+    """Control of one attribute pair (attribute_pairs.py): the same seed with the low and the high word."""
+
+    low: str  # "thin"
+    high: str  # "bold"
+    measure: str  # what the numbers measure: "stroke thickness (pixels)"
+    high_minus_low: float
+    right_sign_fraction: float
+    real_high_minus_low: float  # real highest third minus lowest third, averaged over classes
+    per_class: dict[str, float]
+    real_per_class: dict[str, float]
+
+
+@dataclass
 class DiversityResult:
     generated: float  # mean pairwise feature distance among one prompt's images
     real: float  # the same among as many real images of the class
@@ -90,16 +104,21 @@ class EvaluationResult:
     held_out: PromptSetResult
     free_form: PromptSetResult | None
     frechet: FrechetResult
-    tone: ToneResult
+    tone: ToneResult | None  # dark/light, for the datasets whose captions have tone words
     diversity: DiversityResult
     guidance_sweep: list[SweepPoint]
     seconds: float
     # Class and free-form prompts' images together against as many real test images of the asked-for
     # classes: Fréchet with its interval and floor, KID, precision and recall (quality.py).
     quality: Quality | None = None
+<<<<<<< HEAD
     # The same images in the classifier's texture statistics (classifier.texture_features): fine detail
     # that fewer sampler steps lose and the class-minded features above barely see.
     texture_quality: Quality | None = None
+=======
+    # The other attribute pairs the captions have words for (the digits' thin/bold and upright/slanted).
+    attribute_pairs: list[PairResult] = dataclasses.field(default_factory=list)
+>>>>>>> digits
 
     def to_dict(self) -> dict:
         return json_ready(dataclasses.asdict(self))

@@ -11,16 +11,16 @@ from pathlib import Path
 
 import torch
 
-from ..captions import brightness_attributes
 from ..data import CLASS_NAMES, load_dataset
 from ..errors import UserError
 from ..nearest_caption import caption_index_of, grammar_index
 from ..saved_pipeline import pipeline_dataset
 from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings
+from .attribute_pairs import TONE, pair_result, pair_sets, pairs_for
 from .classifier import Classifier, default_classifier_dir, embed, texture_features
 from .generate import generate_sets
-from .metrics import accuracy_per_class, frechet_distance, mean_intensity, mean_pairwise_distance
-from .prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set, tone_sets
+from .metrics import accuracy_per_class, frechet_distance, mean_pairwise_distance
+from .prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set
 from .quality import measure_quality
 from .report import write_report
 from .results import (
@@ -28,6 +28,7 @@ from .results import (
     EncoderReading,
     EvaluationResult,
     FrechetResult,
+    PairResult,
     PromptSetResult,
     Settings,
     SweepPoint,
@@ -85,8 +86,8 @@ def evaluate_pipeline(
     check_settings(images_per_prompt, guidance_scale, guidance_sweep, num_inference_steps, scheduler, seed)
     dataset = check_compatible(pipe, classifier)
     started = time.perf_counter()
-    dark, light = tone_sets(dataset)
-    sets = [class_prompt_set(dataset), held_out_set(dataset), dark, light]
+    sets = [class_prompt_set(dataset), held_out_set(dataset)]
+    sets += [s for pair in pairs_for(dataset) for s in pair_sets(dataset, pair, len(CLASS_NAMES[dataset]))]
     if (free_form := free_form_set(dataset)) is not None:
         sets.append(free_form)
     sweep = sorted(set(guidance_sweep) - {guidance_scale})
@@ -128,6 +129,8 @@ def measure(
     classes = torch.arange(len(names)).repeat_interleave(n)
     sweep = {scale: embed(classifier, batch) for scale, batch in swept.items()}
     sweep[settings.guidance_scale] = (plain_logits, plain_features)
+    pairs = {p.low: pair_result(p, images[p.low], images[p.high], test, names, n) for p in pairs_for(dataset)}
+    tone = pairs.pop(TONE.low, None)
     return EvaluationResult(
         checkpoint=None,
         dataset=dataset,
@@ -143,7 +146,7 @@ def measure(
             len(plain),
             f"{dataset} test split, {len(test)} images",
         ),
-        tone=tone_result(images["dark"], images["light"], test, names, n),
+        tone=tone_result(tone) if tone is not None else None,
         diversity=diversity_result(plain_features, test_features, test.labels, names, n, seed),
         guidance_sweep=[
             SweepPoint(scale, (logits.argmax(1) == classes).float().mean().item(), frechet_distance(f, test_features))
@@ -151,6 +154,7 @@ def measure(
         ],
         seconds=0.0,
         quality=quality_result(classifier, sets, images, n, len(names), (test_features, test.labels), seed),
+        attribute_pairs=list(pairs.values()),
         texture_quality=quality_result(
             classifier,
             sets,
@@ -204,24 +208,14 @@ def prompt_set_result(classifier, prompt_set: PromptSet, images, names, index, a
     )
 
 
-def tone_result(dark_images, light_images, test, names, n) -> ToneResult:
-    """Light minus dark mean intensity for the same seeds; real images' lightest minus darkest third."""
-    gap = mean_intensity(light_images) - mean_intensity(dark_images)
-    real_tone = brightness_attributes(test.images, test.labels, len(names))
-    real_intensity = mean_intensity(test.images)
-    real_gap = {
-        name: (
-            real_intensity[(test.labels == c) & (real_tone == 2)].mean()
-            - real_intensity[(test.labels == c) & (real_tone == 1)].mean()
-        ).item()
-        for c, name in enumerate(names)
-    }
+def tone_result(pair: PairResult) -> ToneResult:
+    """Dark/light control in the record's own terms (light minus dark mean intensity, same seeds)."""
     return ToneResult(
-        light_minus_dark=gap.mean().item(),
-        right_sign_fraction=(gap > 0).float().mean().item(),
-        real_light_minus_dark=sum(real_gap.values()) / len(names),
-        per_class={name: gap[c * n : (c + 1) * n].mean().item() for c, name in enumerate(names)},
-        real_per_class=real_gap,
+        light_minus_dark=pair.high_minus_low,
+        right_sign_fraction=pair.right_sign_fraction,
+        real_light_minus_dark=pair.real_high_minus_low,
+        per_class=pair.per_class,
+        real_per_class=pair.real_per_class,
     )
 
 

@@ -21,7 +21,7 @@ from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
-from .text import FAST_SETTINGS_NOTE, HINTS, as_text
+from .text import FAST_SETTINGS_NOTE, HINTS, as_text, example_prompts
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 
 
@@ -200,7 +200,8 @@ def sampling_widgets(app: App, model, steps=None, guidance=None, scheduler=None)
     """Steps, guidance and sampler: the fast model's own, locked (it was distilled for exactly those); the
     default model's editable. Values left None are the model's stored ones."""
     fast = is_fast(app, model)
-    stored = model_defaults((app.fast if fast else app).pipe)  # a model trained here stores none of its own
+    shown = app.fast if fast else app.others.get(model, app)
+    stored = model_defaults(shown.pipe)  # a model trained here stores none of its own
     asked = (steps, guidance, scheduler)
     values = stored if fast else [s if v is None else v for v, s in zip(asked, stored, strict=True)]
     hints = [FAST_SETTINGS_NOTE if fast else HINTS[name] for name in ("steps", "guidance", "scheduler")]
@@ -214,13 +215,20 @@ def is_fast(app: App, model) -> bool:
 
 
 def choose_model(app: App, model, negative, kept_negative):
-    """Another model was chosen: its stored steps, guidance and sampler into the settings. The negative
-    prompt typed for the default model is put aside while the fast one is chosen, and back after."""
+    """Another model was chosen: its stored steps, guidance and sampler into the settings, its example
+    prompts under the prompt. The negative prompt typed for the default model is put aside while the fast
+    one is chosen, and back after."""
     if is_fast(app, model):
         widgets, kept = model_widgets(app, model, ""), negative or ""
     else:
         widgets, kept = model_widgets(app, model, kept_negative or ""), ""
-    return *sampling_widgets(app, model), *widgets, kept
+    return *sampling_widgets(app, model), *widgets, kept, model_examples(app, model)
+
+
+def model_examples(app: App, model) -> gr.Dataset:
+    """The example prompts of the chosen model's data (the default model's for a run trained here)."""
+    shown = app.others.get(model, app)
+    return gr.Dataset(samples=[[p] for p in example_prompts(shown.index.dataset if shown.index else None)])
 
 
 def toggle_live(app: App, live: bool, seed, request: gr.Request):

@@ -17,7 +17,15 @@ from . import handlers as on
 from .panels import ModelChoice, Panel, history_panel, model_choice, result_panel, settings_controls
 from .requests import MAX_FRAMES
 from .state import App, bind
-from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, walkthrough
+from .text import (
+    DOC_PATH,
+    HINTS,
+    HOW_IT_WORKS,
+    INTERPOLATION_EXAMPLES,
+    data_description,
+    example_prompts,
+    walkthrough,
+)
 from .train_tab import train_tab
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
 
@@ -25,11 +33,12 @@ QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 
 
 def build_ui(app: App, docs: Path) -> gr.Blocks:
+    dataset = app.index.dataset if app.index else None
     with gr.Blocks(title="Tiny text-to-image diffusion", analytics_enabled=False, delete_cache=(3600, 7200)) as demo:
         with gr.Row(equal_height=True):
             gr.Markdown(
-                "# Watch text turn into an image\nA small diffusion model trained on Fashion-MNIST (28×28 pictures "
-                f"of clothes). Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}."
+                f"# Watch text turn into an image\nA small diffusion model trained on {data_description(dataset)}. "
+                f"Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}."
             )
             how_button = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id="how-button")
         with gr.Tabs() as tabs:
@@ -51,6 +60,7 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
 
 
 def text_tab(app: App) -> None:
+    examples = example_prompts(app.index.dataset if app.index else None)
     with gr.Row(equal_height=True):
         prompt = gr.Textbox(
             label="Prompt",
@@ -59,7 +69,7 @@ def text_tab(app: App) -> None:
             scale=4,
             elem_id="prompt",
             max_lines=2,
-            value=EXAMPLE_PROMPTS[0],
+            value=examples[0],
         )
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
@@ -68,7 +78,7 @@ def text_tab(app: App) -> None:
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
-    gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example prompts (click to use)")
+    shown = gr.Examples([[p] for p in examples], inputs=[prompt], label="Example prompts (click to use)")
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
     panel = result_panel("")
     history_panel(panel)
@@ -88,6 +98,7 @@ def text_tab(app: App) -> None:
     wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
+    wire_model_choice(app, negative, controls, choice, shown.dataset)
     wire_live(app, prompt, negative, controls, panel, choice)
 
 
@@ -169,15 +180,22 @@ def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Pan
     stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
 
 
-def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelChoice) -> None:
-    """Another model: its settings. With Live on, a change of the prompt takes a ticket at once (no queue);
-    a new ticket starts a run of the fast model in the shared queue. "always_last": while this visitor's
-    run is on, only the newest change waits for it, and the run itself stops when it is no longer the newest."""
-    if app.fast is None:
+def wire_model_choice(app: App, negative, controls, choice: ModelChoice, examples: gr.Dataset) -> None:
+    """Another model: its settings and its example prompts."""
+    if app.fast is None and not app.others:
         return
     model_outputs = [controls.steps, controls.guidance, controls.scheduler, choice.live, negative, choice.kept_negative]
     model_inputs = [choice.model, negative, choice.kept_negative]
-    choice.model.input(bind(on.choose_model, app), inputs=model_inputs, outputs=model_outputs, **QUIET)
+    outputs = [*model_outputs, examples]
+    choice.model.input(bind(on.choose_model, app), inputs=model_inputs, outputs=outputs, **QUIET)
+
+
+def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelChoice) -> None:
+    """With Live on, a change of the prompt takes a ticket at once (no queue); a new ticket starts a run of
+    the fast model in the shared queue. "always_last": while this visitor's run is on, only the newest change
+    waits for it, and the run itself stops when it is no longer the newest."""
+    if app.fast is None:
+        return
     switched = [choice.live, controls.seed]
     choice.live.input(bind(on.toggle_live, app), inputs=switched, outputs=[controls.seed, choice.ticket], **QUIET)
     prompt.change(bind(on.live_ticket, app), inputs=choice.live, outputs=choice.ticket, **QUIET)

@@ -96,11 +96,12 @@ class ModelChoice:
 
 
 def model_choice(app) -> ModelChoice:
-    """The default model, the fast one or the Train tab's run, and Live (fast model only). Hidden, and always
-    the default model, when there is no other."""
+    """The default model, the fast one, the other models or the Train tab's run, and Live (fast model only).
+    Hidden, and always the default model, when there is no other."""
     choices = [(describe_model(DEFAULT_MODEL, app), DEFAULT_MODEL)]
     if app.fast is not None:
         choices.append((describe_model(FAST_MODEL, app.fast), FAST_MODEL))
+    choices += [(describe_model(name, other), name) for name, other in app.others.items()]
     if app.training is not None:
         choices.append((TRAINED_LABEL, TRAINED_MODEL))
     with gr.Row(equal_height=True, visible=len(choices) > 1):
@@ -113,7 +114,7 @@ def model_choice(app) -> ModelChoice:
 
 def describe_model(kind: str, app) -> str:
     steps = model_defaults(app.pipe)[0]
-    how = "watch every step" if kind == DEFAULT_MODEL else "draws as you type"
+    how = "draws as you type" if kind == FAST_MODEL else "watch every step"
     return f"{kind.capitalize()}: {app.checkpoint} ({plural(steps, 'step')}, {how})"
 
 

@@ -40,26 +40,36 @@ class App:
     live_folders: RunFolders | None = None
     training: TrainingRuns | None = None  # the Train tab's run slot, when the page offers training
     trained: dict = field(default_factory=dict)  # the newest run's pipeline folder -> its App, loaded once
+    others: dict = field(default_factory=dict)  # other models offered beside this one (the digits), by choice name
 
     @classmethod
-    def serving(cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "", training=None) -> App:
+    def serving(
+        cls, pipe, limits: Limits, checkpoint: str, fast=None, fast_checkpoint: str = "", training=None, others=None
+    ) -> App:
         """The caption indexes (and the list of things outside the data, and the lexicon) are loaded now, so
         the first request does not wait for them.
         `fast`: a few-step pipeline offered beside `pipe`, sharing the run folders and the Stop signals.
-        `training`: the TrainingRuns of the Train tab."""
+        `training`: the TrainingRuns of the Train tab.
+        `others`: {choice name: (pipeline, checkpoint)} of other models offered beside `pipe` (another dataset's)."""
         app = cls(pipe, limits, Path(checkpoint).name, caption_index_of(pipe), training=training)
-        if app.index is not None:
-            things_outside(app.index.dataset)
-            prepare_grounding(app.index.dataset)
         if fast is not None:
             app.live_folders = live_folders(app.folders.root)
             app.fast = replace(app, pipe=fast, checkpoint=Path(fast_checkpoint).name, index=caption_index_of(fast))
+        for name, (other, folder) in (others or {}).items():
+            app.others[name] = replace(app, pipe=other, checkpoint=Path(folder).name, index=caption_index_of(other),
+                                       fast=None, others={})  # fmt: skip
+        for served in (app, *app.others.values()):
+            if served.index is not None:
+                things_outside(served.index.dataset)
+                prepare_grounding(served.index.dataset)
         return app
 
     def model(self, choice: str | None) -> App:
-        """The App of the model chosen on the page: the fast one, the Train tab's run, or this one."""
+        """The App of the model chosen on the page: the fast one, the Train tab's run, another, or this one."""
         if choice == TRAINED_MODEL and self.training is not None:
             return self.trained_model()
+        if choice in self.others:
+            return self.others[choice]
         return self.fast if choice == FAST_MODEL and self.fast is not None else self
 
     def trained_model(self) -> App:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..data import kind
+
 DOC_PATH = "docs/how-it-works.md"
 
 # Names from training captions, attributes, and names the model never saw (through the text encoder only).
@@ -20,6 +22,35 @@ EXAMPLE_PROMPTS = [
     "a pair of jeans",
     "a purse",
 ]
+
+# The digits model's: numerals, number words, phrasings, and the thickness and slant words.
+DIGIT_EXAMPLE_PROMPTS = [
+    "7",
+    "seven",
+    "the digit three",
+    "number 5",
+    "a handwritten 2",
+    "the numeral nine",
+    "a bold 8",
+    "a thin slanted 4",
+    "an upright one",
+    "draw a zero with thick strokes",
+]
+EXAMPLES = {"fashion_mnist": EXAMPLE_PROMPTS, "mnist": DIGIT_EXAMPLE_PROMPTS}  # by kind of data (data.kind)
+DATA_DESCRIPTIONS = {
+    "fashion_mnist": "Fashion-MNIST (28×28 pictures of clothes)",
+    "mnist": "MNIST (28×28 handwritten digits)",
+}
+
+
+def example_prompts(dataset: str | None) -> list[str]:
+    """The example prompts for a model trained on `dataset` (the clothes' where it is not known)."""
+    return EXAMPLES.get(kind(dataset or ""), EXAMPLE_PROMPTS)
+
+
+def data_description(dataset: str | None) -> str:
+    return DATA_DESCRIPTIONS.get(kind(dataset or ""), DATA_DESCRIPTIONS["fashion_mnist"])
+
 
 INTERPOLATION_EXAMPLES = [
     ["a sneaker", "an ankle boot"],
