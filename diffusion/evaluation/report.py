@@ -131,16 +131,9 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
     lines += [
         f"| Fréchet distance to the test set, from {fr.images} images | {_num(fr.generated)} | "
         f"{_num(fr.real_train_floor)} (training images, same count) |",
-<<<<<<< HEAD
         *quality_lines(r.quality, r.texture_quality),
-        f"| light minus dark mean intensity | {_num(tone.light_minus_dark, 3)} | "
-        f"{_num(tone.real_light_minus_dark, 3)} (lightest minus darkest third) |",
-        f"| dark/light pairs with the light one brighter | {_pct(tone.right_sign_fraction)} | |",
-=======
-        *quality_lines(r.quality),
         *tone_lines(tone),
         *pair_lines(r.attribute_pairs),
->>>>>>> digits
         f"| diversity: mean pairwise feature distance | {_num(dv.generated)} | {_num(dv.real)} "
         f"(ratio {_num(dv.ratio)}) |",
         "",

@@ -111,14 +111,11 @@ class EvaluationResult:
     # Class and free-form prompts' images together against as many real test images of the asked-for
     # classes: Fréchet with its interval and floor, KID, precision and recall (quality.py).
     quality: Quality | None = None
-<<<<<<< HEAD
     # The same images in the classifier's texture statistics (classifier.texture_features): fine detail
     # that fewer sampler steps lose and the class-minded features above barely see.
     texture_quality: Quality | None = None
-=======
     # The other attribute pairs the captions have words for (the digits' thin/bold and upright/slanted).
     attribute_pairs: list[PairResult] = dataclasses.field(default_factory=list)
->>>>>>> digits
 
     def to_dict(self) -> dict:
         return json_ready(dataclasses.asdict(self))
