@@ -95,7 +95,7 @@ def fetch_image(src: str) -> np.ndarray:
 
 def open_settings(page, selector: str) -> None:
     if not page.locator(selector).is_visible():
-        page.get_by_text("Settings").first.click()  # the text tab's settings accordion
+        page.locator("text=Settings >> visible=true").first.click()  # the settings accordion of the open tab
     page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 
@@ -399,3 +399,49 @@ def test_enter_runs_every_tab_and_how_it_works_is_one_click_away(page):
     page.get_by_text("The model draws by removing noise").wait_for(timeout=30_000)
     assert page.get_by_role("tab", name="How it works").get_attribute("aria-selected") == "true"
     assert page.locator("h1, h2").filter(has_text="How it works").count() >= 1  # the document, rendered
+
+
+# The mean brightness (0-255) of the sketch canvas as drawn on screen.
+CANVAS_SHOT = "#sketch canvas"
+
+
+def canvas_brightness(page) -> float:
+    shot = page.locator(CANVAS_SHOT).first.screenshot()
+    pixels = np.asarray(PIL.Image.open(io.BytesIO(shot)).convert("L"), dtype=np.float32)
+    height, width = pixels.shape
+    return float(pixels[height // 4 : 3 * height // 4, width // 4 : 3 * width // 4].mean())
+
+
+def test_sketch_canvas_starts_black_and_a_picture_can_be_chosen_by_click(page, tmp_path):
+    page.get_by_role("tab", name="Sketch to image").click()
+    page.locator(CANVAS_SHOT).first.wait_for(state="visible", timeout=30_000)
+    page.wait_for_function("document.querySelector('#sketch canvas')?.width > 0", timeout=30_000)
+    assert canvas_brightness(page) < 40, "the canvas starts black"
+
+    picture = PIL.Image.new("L", (28, 28), 255)  # a dark square on white paper: inverted to light on dark
+    picture.paste(0, (4, 4, 24, 24))
+    path = tmp_path / "drawing.png"
+    picture.save(path)
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator("#sketch-upload").click()  # a click, not a drop, opens the file chooser
+    chooser.value.set_files(str(path))
+    wait_status(page, "Picture on the canvas", prefix="sketch-")
+    page.wait_for_function(
+        "document.querySelector('#sketch canvas') !== null", timeout=30_000
+    )  # the editor redraws with the picture as its background
+    for _ in range(30):
+        if canvas_brightness(page) > 150:
+            break
+        page.wait_for_timeout(500)
+    assert canvas_brightness(page) > 150, "the dark square on white is on the canvas as a light square"
+
+    set_number(page, "#sketch-steps", 2)
+    run_and_wait(page, page.locator("#sketch-generate").click, prefix="sketch-")
+
+    page.locator("#sketch button[aria-label='Clear canvas']").click()
+    for _ in range(30):
+        if canvas_brightness(page) < 40:
+            break
+        page.wait_for_timeout(500)
+    assert canvas_brightness(page) < 40, "a cleared canvas is black again, not a white upload area"
+    assert page.get_by_text("Upload an image").count() == 0 or not page.get_by_text("Upload an image").is_visible()

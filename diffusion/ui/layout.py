@@ -11,13 +11,15 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import PIL.Image
 
+from ..saved_pipeline import pipeline_dataset
 from . import handlers as on
+from . import sketch_handlers as on_sketch
+from .canvas import CANVAS, black_canvas
 from .panels import ModelChoice, Panel, history_panel, model_choice, result_panel, settings_controls
 from .requests import MAX_FRAMES
 from .state import App, bind
-from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, walkthrough
+from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, drawable_kinds, walkthrough
 from .train_tab import train_tab
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
 
@@ -29,7 +31,9 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
         with gr.Row(equal_height=True):
             gr.Markdown(
                 "# Watch text turn into an image\nA small diffusion model trained on Fashion-MNIST (28×28 pictures "
-                f"of clothes). Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}."
+                f"of clothes). Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}.\n\n"
+                + drawable_kinds(pipeline_dataset(app.pipe)),
+                elem_id="header",
             )
             how_button = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id="how-button")
         with gr.Tabs() as tabs:
@@ -93,17 +97,27 @@ def text_tab(app: App) -> None:
 
 def sketch_tab(app: App) -> None:
     with gr.Row():
-        sketch = gr.ImageEditor(
-            value=PIL.Image.new("RGB", (280, 280), "black"),
-            type="pil",
-            image_mode="RGBA",
-            sources=["upload", "clipboard"],
-            canvas_size=(280, 280),
-            fixed_canvas=True,
-            brush=gr.Brush(colors=["#ffffff", "#b0b0b0", "#606060", "#000000"], default_color="#ffffff"),
-            label="Draw light on dark (or upload; a light background is inverted)",
-            height=420,
-        )
+        with gr.Column():
+            sketch = gr.ImageEditor(
+                value=black_canvas(),
+                type="pil",
+                image_mode="RGBA",
+                sources=["upload", "clipboard"],  # dropping and pasting onto the canvas work too
+                canvas_size=(CANVAS, CANVAS),
+                fixed_canvas=True,
+                brush=gr.Brush(colors=["#ffffff", "#b0b0b0", "#606060", "#000000"], default_color="#ffffff"),
+                label="Draw light on dark",
+                height=420,
+                elem_id="sketch",
+            )
+            # The editor opens a file chooser only once its canvas is cleared; this button always does.
+            upload = gr.UploadButton(
+                "Upload a picture (a light background is inverted)",
+                file_types=["image"],
+                type="filepath",
+                size="sm",
+                elem_id="sketch-upload",
+            )
         with gr.Column():
             prompt = gr.Textbox(
                 label="Prompt", value="a bag", info=HINTS["prompt"], max_lines=2, elem_id="sketch-prompt"
@@ -128,6 +142,8 @@ def sketch_tab(app: App) -> None:
     )
     wire_seed(app, c, panel)
     wire_scrubber(app, panel)
+    upload.upload(bind(on_sketch.upload_picture, app), inputs=upload, outputs=[sketch, panel.status], **QUIET)
+    sketch.clear(bind(on_sketch.clear_canvas, app), outputs=sketch, **QUIET)
 
 
 def blend_tab(app: App) -> None:

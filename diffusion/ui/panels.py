@@ -150,6 +150,7 @@ def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> 
             with gr.Row(equal_height=True):
                 seed_used = gr.Number(
                     label="Seed of the selected image" if images else "Seed used",
+                    placeholder="none yet: no picture made",  # not 0, a seed that no run has used
                     interactive=False,
                     precision=0,
                     elem_id=f"{prefix}seed-used",

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from ..data import CLASS_NAMES
+
 DOC_PATH = "docs/how-it-works.md"
 
 # Names from training captions, attributes, and names the model never saw (through the text encoder only).
@@ -49,6 +51,14 @@ HINTS = {
 }
 
 FAST_SETTINGS_NOTE = "Set by the fast model: it was distilled to sample exactly so (other settings spoil its pictures)."
+
+
+def drawable_kinds(dataset: str | None) -> str:
+    """The kinds of thing the model can draw, named where a visitor reads first (the page's header)."""
+    names = CLASS_NAMES.get(dataset or "")
+    if not names:
+        return ""
+    return f"**It draws {len(names)} kinds of thing and nothing else:** {', '.join(names)}."
 
 
 def plural(count: int, noun: str) -> str:

@@ -6,7 +6,7 @@ tab's `Panel` (layout.py), so a handler never needs the component objects themse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
@@ -37,7 +37,7 @@ class Update:
         return tuple(getattr(self, name) for name in fields)
 
 
-def cleared(status: str, seed: int) -> Update:
+def cleared(status: str, seed: int | None) -> Update:
     """The start of a run: old results gone (not left under the new run's status), the new seed shown."""
     return Update(
         status=status,
@@ -61,8 +61,8 @@ def scrubber_over(steps: int):
     return gr.update(minimum=1, maximum=steps, value=steps, visible=steps > 1)
 
 
-def failed(message: str, outputs_cleared: bool) -> Update:
-    """An error, in the status line where it stays until the next run. Outputs stay as they were, or, if
-    the run had already cleared them, the preview goes too, so nothing half-made is left."""
+def failed(message: str) -> Update:
+    """An error, in the status line where it stays until the next run, with nothing of an earlier run left
+    under it: pictures shown below an error would read as this request's results."""
     text = as_text(message[:1].upper() + message[1:])  # it may quote what the visitor typed
-    return Update(status=f"**Error:** {text}", preview=None if outputs_cleared else gr.skip())
+    return replace(cleared(f"**Error:** {text}", None), preview=None)
