@@ -189,8 +189,11 @@ def test_nothing_covers_the_pictures_and_nothing_scrolls_inside(page):
     for selector in ["#preview", "#gallery", "#attention"]:
         found = page.evaluate(COVERED, selector)
         assert found["images"] >= 1 and not found["covered"] and not found["scrolls"], (selector, found)
+    assert "Download all 34 files (zip)" in page.locator("#bundle").inner_text()  # one download, not 34
+    page.get_by_text("Each file on its own").click()
     # The list shows each name from its start (the seed); long names are shortened in the middle, so the
     # full names are read from the download links.
+    page.locator("#files a").first.wait_for(timeout=30_000)
     assert "seed" in page.locator("#files").inner_text()
     links = " ".join(
         page.eval_on_selector_all("#files a", "els => els.map(e => (e.href || '') + ' ' + (e.download || ''))")
@@ -237,7 +240,7 @@ def test_after_a_run_the_step_slider_shows_every_step(page):
     page.wait_for_function("document.querySelector('#scrubber input[type=number]')?.value === '2'", timeout=30_000)
 
 
-def test_an_error_stays_in_the_status_line_without_badges(page):
+def test_an_error_stays_in_the_status_line_without_badges_or_the_last_pictures(page):
     set_number(page, "#steps", 2)
     generate(page)
     before = page.locator("#gallery img").count()
@@ -247,7 +250,7 @@ def test_an_error_stays_in_the_status_line_without_badges(page):
     page.wait_for_timeout((TOAST_SECONDS + 2) * 1000)  # longer than a pop-up would have stayed
     assert status(page).startswith("Error:") and "limit is 300" in status(page)
     assert page.get_by_text("Error", exact=True).count() == 0, "no bare Error badges over the outputs"
-    assert page.locator("#gallery img").count() == before  # the last results stay as they were
+    assert before >= 1 and page.locator("#gallery img, #preview img").count() == 0, "no old pictures under it"
     assert "Traceback" not in page.content()
 
 
@@ -445,3 +448,67 @@ def test_sketch_canvas_starts_black_and_a_picture_can_be_chosen_by_click(page, t
         page.wait_for_timeout(500)
     assert canvas_brightness(page) < 40, "a cleared canvas is black again, not a white upload area"
     assert page.get_by_text("Upload an image").count() == 0 or not page.get_by_text("Upload an image").is_visible()
+
+
+def test_the_header_names_the_kinds_the_model_draws(page):
+    header = page.locator("#header").inner_text()
+    assert "10 kinds" in header and "Ankle boot" in header and "Sneaker" in header
+
+
+PREVIEW_IN_VIEW = """(selector) => {
+  const box = document.querySelector(selector).getBoundingClientRect();
+  return box.height > 0 && box.top >= 0 && box.bottom <= window.innerHeight;
+}"""
+
+
+@pytest.mark.parametrize("size", [(1280, 800), (390, 844)], ids=["laptop", "phone"])
+def test_the_live_preview_is_on_screen_after_generate(browser, size):
+    page = browser.new_page(viewport={"width": size[0], "height": size[1]})
+    try:
+        page.goto(app_url(), wait_until="domcontentloaded")
+        page.wait_for_selector("#generate", timeout=120_000)
+        set_number(page, "#steps", 3)  # Settings left open: they must not push the preview away
+        page.evaluate("window.scrollTo(0, 0)")
+        page.locator("#generate").click()
+        page.wait_for_function(PREVIEW_IN_VIEW, arg="#preview", timeout=30_000)
+        page.wait_for_function("document.querySelector('#preview img') !== null", timeout=120_000)
+        assert page.evaluate(PREVIEW_IN_VIEW, "#preview")
+    finally:
+        page.close()
+
+
+def test_a_run_waiting_for_its_turn_says_it_is_queued(browser, page):
+    set_number(page, "#steps", 100)
+    set_number(page, "#count", 16)  # long enough to hold the server while the second visitor clicks
+    page.locator("#generate").click()
+    wait_status(page, "Step", timeout=60_000)
+    other = browser.new_page(viewport={"width": 1280, "height": 1200})
+    try:
+        other.goto(app_url(), wait_until="domcontentloaded")
+        other.wait_for_selector("#generate", timeout=120_000)
+        assert status(other).startswith("Press Generate")
+        other.locator("#generate").click()
+        wait_status(other, "Queued: waiting", timeout=30_000)
+        page.locator("#stop").click()
+        wait_status(page, "Stopped", timeout=30_000)
+        wait_status(other, "Done", timeout=120_000)  # its turn came: the queued run ran
+    finally:
+        other.close()
+
+
+def test_send_to_sketch_puts_the_selected_result_on_the_canvas(page):
+    set_number(page, "#steps", 2)
+    page.locator("#prompt textarea").fill("a dark coat")
+    generate(page)
+    page.locator("#gallery .thumbnail-item img").nth(1).click()  # the second image: its seed is selected
+    second = page.locator("#gallery .caption-label").nth(1).inner_text()
+    page.wait_for_function(
+        f"document.querySelector('#seed-used input').value === {second.removeprefix('seed ')!r}", timeout=30_000
+    )
+    page.keyboard.press("Escape")
+    page.locator("#send-to-sketch").click()
+    page.wait_for_function("document.querySelector('#sketch-prompt textarea')?.value === 'a dark coat'", timeout=30_000)
+    assert page.get_by_role("tab", name="Sketch to image").get_attribute("aria-selected") == "true"
+    wait_status(page, f"Image with {second}", prefix="sketch-")
+    set_number(page, "#sketch-steps", 2)
+    run_and_wait(page, page.locator("#sketch-generate").click, prefix="sketch-")  # not refused as empty

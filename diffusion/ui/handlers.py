@@ -21,7 +21,7 @@ from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
-from .text import FAST_SETTINGS_NOTE, HINTS, as_text
+from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 
 
@@ -253,9 +253,10 @@ def live(app: App, prompt, seed, ticket, request: gr.Request):
 
 
 def start(app: App, tab: str, request: gr.Request):
-    """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on."""
+    """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on; the
+    status says the run waits for its turn until the run itself says more."""
     app.signals.arm(session_key(request, tab))
-    return gr.Button(interactive=False), gr.Button(interactive=True)
+    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED
 
 
 def stop(app: App, tab: str, request: gr.Request):

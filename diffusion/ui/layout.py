@@ -16,7 +16,16 @@ from ..saved_pipeline import pipeline_dataset
 from . import handlers as on
 from . import sketch_handlers as on_sketch
 from .canvas import CANVAS, black_canvas
-from .panels import ModelChoice, Panel, history_panel, model_choice, result_panel, settings_controls
+from .panels import (
+    ModelChoice,
+    Panel,
+    history_panel,
+    model_choice,
+    result_details,
+    result_panel,
+    result_row,
+    settings_controls,
+)
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import DOC_PATH, EXAMPLE_PROMPTS, HINTS, HOW_IT_WORKS, INTERPOLATION_EXAMPLES, drawable_kinds, walkthrough
@@ -38,9 +47,9 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
             how_button = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id="how-button")
         with gr.Tabs() as tabs:
             with gr.Tab("Text to image", id="text"):
-                text_tab(app)
+                text = text_tab(app)
             with gr.Tab("Sketch to image", id="sketch"):
-                sketch_tab(app)
+                sketch = sketch_tab(app)
             with gr.Tab("Interpolate", id="blend"):
                 blend_tab(app)
             if app.training is not None:
@@ -50,11 +59,12 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 gr.Markdown(HOW_IT_WORKS)
                 gr.Markdown(walkthrough(docs) or f"({DOC_PATH} is not installed here.)", elem_classes="pixelated")
         how_button.click(lambda: gr.Tabs(selected="how"), outputs=tabs, **QUIET)
+        wire_send_to_sketch(app, tabs, text, sketch)
         demo.unload(bind(on.forget_session, app))
     return demo
 
 
-def text_tab(app: App) -> None:
+def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
     with gr.Row(equal_height=True):
         prompt = gr.Textbox(
             label="Prompt",
@@ -68,13 +78,16 @@ def text_tab(app: App) -> None:
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
-    choice = model_choice(app)
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
+    # The live preview right under the prompt, so a run is seen where it was started (on a laptop screen
+    # without scrolling, Settings open or not); the choices that are made once go below it.
+    panel = result_row("")
+    choice = model_choice(app)
     gr.Examples([[p] for p in EXAMPLE_PROMPTS], inputs=[prompt], label="Example prompts (click to use)")
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
-    panel = result_panel("")
+    result_details(panel, "")
     history_panel(panel)
     inputs = [prompt, negative, controls.steps, controls.guidance, controls.count, controls.seed, controls.scheduler]
     wire_run(
@@ -93,9 +106,10 @@ def text_tab(app: App) -> None:
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
     wire_live(app, prompt, negative, controls, panel, choice)
+    return panel, prompt
 
 
-def sketch_tab(app: App) -> None:
+def sketch_tab(app: App) -> tuple[gr.ImageEditor, gr.Textbox, Panel]:
     with gr.Row():
         with gr.Column():
             sketch = gr.ImageEditor(
@@ -144,6 +158,7 @@ def sketch_tab(app: App) -> None:
     wire_scrubber(app, panel)
     upload.upload(bind(on_sketch.upload_picture, app), inputs=upload, outputs=[sketch, panel.status], **QUIET)
     sketch.clear(bind(on_sketch.clear_canvas, app), outputs=sketch, **QUIET)
+    return sketch, prompt, panel
 
 
 def blend_tab(app: App) -> None:
@@ -171,18 +186,26 @@ def blend_tab(app: App) -> None:
 
 
 def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields) -> None:
-    """Click: Generate off, Stop on and armed; the run through the shared queue; then the buttons back."""
-    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop], **QUIET)
+    """Click: Generate off, Stop on and armed, the status "queued" and the preview in view; the run through
+    the shared queue; then the buttons back."""
+    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop, panel.status], js=show(panel), **QUIET)
     run = started.then(
         bind(handler, app),
         inputs=inputs,
         outputs=panel.outputs(fields),
         api_name=tab,
-        show_progress="minimal",
+        show_progress="hidden",  # the status line says queued, then each step; no guessed waiting time
         concurrency_id="pipeline",  # one queue for all three tabs: --concurrency runs at once in total
     )
     run.then(bind(on.finish, app, tab), outputs=[go, stop], **QUIET)
     stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+
+
+def show(panel: Panel) -> str:
+    """At the click, in the browser: the live preview scrolled into view when it is not (on a phone it is
+    far below the button)."""
+    preview = f"document.querySelector('#{panel.preview.elem_id}')"
+    return f"() => {{ {preview}?.scrollIntoView({{block: 'nearest'}}); return []; }}"
 
 
 def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelChoice) -> None:
@@ -211,6 +234,15 @@ def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelC
 def wire_scrubber(app: App, panel: Panel) -> None:
     """After a run, the step slider shows any step of it in the preview."""
     panel.scrubber.input(bind(on.scrub, app), inputs=[panel.run, panel.scrubber], outputs=panel.preview, **QUIET)
+
+
+def wire_send_to_sketch(app: App, tabs: gr.Tabs, text: tuple, sketch: tuple) -> None:
+    """ "Send to Sketch" on either tab: the selected result, with its tab's prompt, onto the canvas."""
+    canvas, sketch_prompt, sketch_panel = sketch
+    outputs = [canvas, sketch_prompt, sketch_panel.status, tabs]
+    for panel, prompt in (text, (sketch_panel, sketch_prompt)):
+        inputs = [panel.run, panel.seed_used, prompt]
+        panel.send.click(bind(on_sketch.send_to_sketch, app), inputs=inputs, outputs=outputs, **QUIET)
 
 
 def wire_seed(app: App, controls, panel: Panel) -> None:

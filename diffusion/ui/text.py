@@ -50,6 +50,8 @@ HINTS = {
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }
 
+QUEUED = "Queued: waiting for a free turn on the server (other visitors' runs go first); Stop cancels it."
+
 FAST_SETTINGS_NOTE = "Set by the fast model: it was distilled to sample exactly so (other settings spoil its pictures)."
 
 

@@ -12,11 +12,12 @@ import gradio as gr
 
 from .text import as_text
 
-# In this order the API returns them (gr.State values are not returned); the step slider, added later,
-# comes last, so that the API's earlier outputs keep their places.
-IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run", "scrubber")
-TEXT_FIELDS = IMAGE_FIELDS[:-1] + ("history", "history_runs", "scrubber")
-BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
+# In this order the API returns them (gr.State values are not returned); the step slider and the zip of
+# the run's files, added later, come last, so that the API's earlier outputs keep their places.
+RESULT_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
+IMAGE_FIELDS = RESULT_FIELDS + ("scrubber", "bundle")
+TEXT_FIELDS = RESULT_FIELDS + ("history", "history_runs", "scrubber", "bundle")
+BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "bundle")
 
 
 @dataclass
@@ -32,6 +33,7 @@ class Update:
     run: object = field(default_factory=gr.skip)  # gr.State: the finished run, for attention and seeds
     history: object = field(default_factory=gr.skip)
     history_runs: object = field(default_factory=gr.skip)  # gr.State: this session's past runs
+    bundle: object = field(default_factory=gr.skip)  # the zip of all the run's files
 
     def values(self, fields: tuple[str, ...]) -> tuple:
         return tuple(getattr(self, name) for name in fields)
@@ -48,17 +50,26 @@ def cleared(status: str, seed: int | None) -> Update:
         attention=None,
         run=None,
         scrubber=hidden(),
+        bundle=hidden(),
     )
 
 
 def hidden():
-    """The step slider out of sight: shown only for the finished run whose steps it moves through."""
+    """The step slider or the zip button out of sight: shown only for a finished run."""
     return gr.update(visible=False)
 
 
 def scrubber_over(steps: int):
-    """The step slider for a finished run of `steps` steps, at its last step."""
-    return gr.update(minimum=1, maximum=steps, value=steps, visible=steps > 1)
+    """The step slider for a finished run of `steps` steps, at its last step; none for a one-step run (a
+    slider from 1 to 1 is refused by Gradio, and there is nothing to move through)."""
+    if steps < 2:
+        return hidden()
+    return gr.update(minimum=1, maximum=steps, value=steps, visible=True)
+
+
+def download_all(path: str, count: int):
+    """The button that downloads the run's zip, saying how many files it holds."""
+    return gr.update(value=path, label=f"Download all {count} files (zip)", visible=True)
 
 
 def failed(message: str) -> Update:
