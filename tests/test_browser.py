@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -95,7 +96,8 @@ def fetch_image(src: str) -> np.ndarray:
 
 def open_settings(page, selector: str) -> None:
     if not page.locator(selector).is_visible():
-        page.locator("text=Settings >> visible=true").first.click()  # the settings accordion of the open tab
+        # The settings accordion of the open tab (a status line may also start with "Settings").
+        page.locator("button:visible").filter(has_text=re.compile(r"^\s*Settings\s*\S?\s*$")).first.click()
     page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 
