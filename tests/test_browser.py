@@ -490,7 +490,9 @@ def test_a_run_waiting_for_its_turn_says_it_is_queued(browser, page):
         other.wait_for_selector("#generate", timeout=120_000)
         assert status(other).startswith("Press Generate")
         other.locator("#generate").click()
-        wait_status(other, "Queued: waiting", timeout=30_000)
+        # Gradio's own line (its place in the queue, the time waited) may come first: looked for anywhere.
+        queued = "document.querySelector('#status').innerText.includes('Queued: waiting for a free turn')"
+        other.wait_for_function(queued, timeout=30_000)
         page.locator("#stop").click()
         wait_status(page, "Stopped", timeout=30_000)
         wait_status(other, "Done", timeout=120_000)  # its turn came: the queued run ran
