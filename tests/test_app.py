@@ -1,14 +1,15 @@
 """The web app end to end: the real app.py in a subprocess, driven through its API with gradio_client.
 
 /generate returns (preview, status, seed of the selected image, gallery, downloads, snapshots, attention,
-history, the step slider); a request the server refuses returns "**Error:** ..." as the status and leaves
-the rest as it was.
+history, the step slider, the zip of the run's files); a request the server refuses returns "**Error:** ..."
+as the status and clears the earlier run's results.
 """
 
 from __future__ import annotations
 
 import subprocess
 import sys
+import zipfile
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
@@ -38,7 +39,7 @@ def pixels(path) -> np.ndarray:
 def test_same_seed_gives_the_same_images(client):
     first = generate(client)
     second = generate(client)
-    preview, status, seed_used, gallery, files, snapshots, attention, history, step_slider = first
+    preview, status, seed_used, gallery, files, snapshots, attention, history, step_slider, bundle = first
     assert step_slider["value"] == step_slider["maximum"] == 4  # at the last of the 4 steps it moves through
     assert status.startswith("Done") and "seeds 1234–1235" in status
     assert "(class Sneaker" in status  # how the text encoder reads the prompt
@@ -58,6 +59,10 @@ def test_same_seed_gives_the_same_images(client):
         "seeds1234-1235-a-sneaker-denoising.gif",
     ]
     assert pixels(files[0]).shape == (28, 28) and pixels(files[1]).shape == (224, 224)
+    zipped = bundle["value"]  # the button is shown with its file: an update, not a bare path
+    zipped = zipped if isinstance(zipped, str) else zipped["path"]
+    assert zipped.endswith("seeds1234-1235-a-sneaker-files.zip") and bundle["visible"]
+    assert zipfile.ZipFile(zipped).namelist() == names  # every file of the run, in one download
     settings = read_png_settings(files[3])
     assert settings["prompt"] == "a sneaker" and settings["seed"] == 1235 and settings["steps"] == 4
     gifs = [f for f in files if f.endswith(".gif")]
@@ -137,6 +142,12 @@ def test_interpolation_strip(client):
     assert blends == [0.0, 0.5, 1.0]
     refused = client.predict("a sneaker", "", 3, 3, 3.0, 7, "ddim", api_name="/interpolate")
     assert "second prompt is empty" in refused[1].lower()
+
+
+def test_a_one_step_run_finishes(client):
+    """A step slider from 1 to 1 made Gradio refuse the whole result."""
+    result = generate(client, steps=1, images=1)
+    assert result[1].startswith("Done") and result[8]["visible"] is False
 
 
 def test_sketch_to_image(client, tmp_path):

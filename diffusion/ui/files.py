@@ -14,6 +14,7 @@ import re
 import shutil
 import tempfile
 import threading
+import zipfile
 from pathlib import Path
 
 import PIL.Image
@@ -87,6 +88,17 @@ def save_results(
         save_gif(denoising_frames(x_t, x0, scale=4), gif, duration_ms=max(40, min(150, 2000 // len(frames))))
         paths.append(str(gif))
     return paths
+
+
+def bundle(paths: list[str]) -> str:
+    """All of a run's files in one zip beside them (named like its grid or GIF, with .zip), so a visitor
+    takes the run in one download. PNGs are compressed already: stored as they are."""
+    first = Path(paths[-1])
+    target = first.with_name(first.stem.removesuffix("-denoising").removesuffix("-grid") + "-files.zip")
+    with zipfile.ZipFile(target, "w", compression=zipfile.ZIP_STORED) as archive:
+        for path in paths:
+            archive.write(path, arcname=Path(path).name)
+    return str(target)
 
 
 def save_blend(folder: Path, images: list, request: PageRequest, checkpoint: str) -> list[str]:

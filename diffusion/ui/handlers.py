@@ -1,9 +1,9 @@
 """What the page's buttons do: module functions over the shared `App` (state.py), bound in layout.py.
 
 The three run handlers check the request, then stream the run's page updates (runs.py). Any error ends
-in the tab's status line, where it stays until the next run: a `UserError` with its own message, anything
-else as a short note (the traceback goes to the server log). No handler raises into Gradio, so the page
-never shows bare "Error" badges over its pictures.
+in the tab's status line, where it stays until the next run, in place of the earlier run's results: a
+`UserError` with its own message, anything else as a short note (the traceback goes to the server log).
+No handler raises into Gradio, so the page never shows bare "Error" badges over its pictures.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
-from .text import FAST_SETTINGS_NOTE, HINTS, as_text, example_prompts
+from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text, example_prompts
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 
 
@@ -42,18 +42,14 @@ def stop_signal(app: App, request: gr.Request, tab: str):
 
 def in_status(run, fields: tuple[str, ...]):
     """The run's updates as output tuples; an error becomes the status line instead of a Gradio error."""
-    started = False
     try:
         for update in run:
-            started = True
             yield update.values(fields)
     except UserError as error:
-        yield failed(str(error), started).values(fields)
+        yield failed(str(error)).values(fields)
     except Exception as error:  # a bug, not the visitor's doing: say so briefly, log the details
         traceback.print_exc()
-        yield failed(f"the server could not finish this run ({type(error).__name__}); try again", started).values(
-            fields
-        )
+        yield failed(f"the server could not finish this run ({type(error).__name__}); try again").values(fields)
 
 
 def generate(
@@ -265,9 +261,10 @@ def live(app: App, prompt, seed, ticket, request: gr.Request):
 
 
 def start(app: App, tab: str, request: gr.Request):
-    """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on."""
+    """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on; the
+    status says the run waits for its turn until the run itself says more."""
     app.signals.arm(session_key(request, tab))
-    return gr.Button(interactive=False), gr.Button(interactive=True)
+    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED
 
 
 def stop(app: App, tab: str, request: gr.Request):

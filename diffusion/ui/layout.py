@@ -11,10 +11,21 @@ from __future__ import annotations
 from pathlib import Path
 
 import gradio as gr
-import PIL.Image
 
+from ..saved_pipeline import pipeline_dataset
 from . import handlers as on
-from .panels import ModelChoice, Panel, history_panel, model_choice, result_panel, settings_controls
+from . import sketch_handlers as on_sketch
+from .canvas import CANVAS, black_canvas
+from .panels import (
+    ModelChoice,
+    Panel,
+    history_panel,
+    model_choice,
+    result_details,
+    result_panel,
+    result_row,
+    settings_controls,
+)
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import (
@@ -23,6 +34,7 @@ from .text import (
     HOW_IT_WORKS,
     INTERPOLATION_EXAMPLES,
     data_description,
+    drawable_kinds,
     example_prompts,
     walkthrough,
 )
@@ -38,14 +50,16 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
         with gr.Row(equal_height=True):
             gr.Markdown(
                 f"# Watch text turn into an image\nA small diffusion model trained on {data_description(dataset)}. "
-                f"Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}."
+                f"Model: `{app.checkpoint}`{describe_record(app.pipe.training_record)}.\n\n"
+                + drawable_kinds(pipeline_dataset(app.pipe)),
+                elem_id="header",
             )
             how_button = gr.Button("How it works", size="sm", scale=0, min_width=140, elem_id="how-button")
         with gr.Tabs() as tabs:
             with gr.Tab("Text to image", id="text"):
-                text_tab(app)
+                text = text_tab(app)
             with gr.Tab("Sketch to image", id="sketch"):
-                sketch_tab(app)
+                sketch = sketch_tab(app)
             with gr.Tab("Interpolate", id="blend"):
                 blend_tab(app)
             if app.training is not None:
@@ -55,11 +69,12 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 gr.Markdown(HOW_IT_WORKS)
                 gr.Markdown(walkthrough(docs) or f"({DOC_PATH} is not installed here.)", elem_classes="pixelated")
         how_button.click(lambda: gr.Tabs(selected="how"), outputs=tabs, **QUIET)
+        wire_send_to_sketch(app, tabs, text, sketch)
         demo.unload(bind(on.forget_session, app))
     return demo
 
 
-def text_tab(app: App) -> None:
+def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
     examples = example_prompts(app.index.dataset if app.index else None)
     with gr.Row(equal_height=True):
         prompt = gr.Textbox(
@@ -74,13 +89,16 @@ def text_tab(app: App) -> None:
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
-    choice = model_choice(app)
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
+    # The live preview right under the prompt, so a run is seen where it was started (on a laptop screen
+    # without scrolling, Settings open or not); the choices that are made once go below it.
+    panel = result_row("")
+    choice = model_choice(app)
     shown = gr.Examples([[p] for p in examples], inputs=[prompt], label="Example prompts (click to use)")
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
-    panel = result_panel("")
+    result_details(panel, "")
     history_panel(panel)
     inputs = [prompt, negative, controls.steps, controls.guidance, controls.count, controls.seed, controls.scheduler]
     wire_run(
@@ -100,21 +118,32 @@ def text_tab(app: App) -> None:
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
     wire_model_choice(app, negative, controls, choice, shown.dataset)
     wire_live(app, prompt, negative, controls, panel, choice)
+    return panel, prompt
 
 
-def sketch_tab(app: App) -> None:
+def sketch_tab(app: App) -> tuple[gr.ImageEditor, gr.Textbox, Panel]:
     with gr.Row():
-        sketch = gr.ImageEditor(
-            value=PIL.Image.new("RGB", (280, 280), "black"),
-            type="pil",
-            image_mode="RGBA",
-            sources=["upload", "clipboard"],
-            canvas_size=(280, 280),
-            fixed_canvas=True,
-            brush=gr.Brush(colors=["#ffffff", "#b0b0b0", "#606060", "#000000"], default_color="#ffffff"),
-            label="Draw light on dark (or upload; a light background is inverted)",
-            height=420,
-        )
+        with gr.Column():
+            sketch = gr.ImageEditor(
+                value=black_canvas(),
+                type="pil",
+                image_mode="RGBA",
+                sources=["upload", "clipboard"],  # dropping and pasting onto the canvas work too
+                canvas_size=(CANVAS, CANVAS),
+                fixed_canvas=True,
+                brush=gr.Brush(colors=["#ffffff", "#b0b0b0", "#606060", "#000000"], default_color="#ffffff"),
+                label="Draw light on dark",
+                height=420,
+                elem_id="sketch",
+            )
+            # The editor opens a file chooser only once its canvas is cleared; this button always does.
+            upload = gr.UploadButton(
+                "Upload a picture (a light background is inverted)",
+                file_types=["image"],
+                type="filepath",
+                size="sm",
+                elem_id="sketch-upload",
+            )
         with gr.Column():
             prompt = gr.Textbox(
                 label="Prompt", value="a bag", info=HINTS["prompt"], max_lines=2, elem_id="sketch-prompt"
@@ -139,6 +168,9 @@ def sketch_tab(app: App) -> None:
     )
     wire_seed(app, c, panel)
     wire_scrubber(app, panel)
+    upload.upload(bind(on_sketch.upload_picture, app), inputs=upload, outputs=[sketch, panel.status], **QUIET)
+    sketch.clear(bind(on_sketch.clear_canvas, app), outputs=sketch, **QUIET)
+    return sketch, prompt, panel
 
 
 def blend_tab(app: App) -> None:
@@ -166,18 +198,26 @@ def blend_tab(app: App) -> None:
 
 
 def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields) -> None:
-    """Click: Generate off, Stop on and armed; the run through the shared queue; then the buttons back."""
-    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop], **QUIET)
+    """Click: Generate off, Stop on and armed, the status "queued" and the preview in view; the run through
+    the shared queue; then the buttons back."""
+    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop, panel.status], js=show(panel), **QUIET)
     run = started.then(
         bind(handler, app),
         inputs=inputs,
         outputs=panel.outputs(fields),
         api_name=tab,
-        show_progress="minimal",
+        show_progress="hidden",  # the status line says queued, then each step; no guessed waiting time
         concurrency_id="pipeline",  # one queue for all three tabs: --concurrency runs at once in total
     )
     run.then(bind(on.finish, app, tab), outputs=[go, stop], **QUIET)
     stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+
+
+def show(panel: Panel) -> str:
+    """At the click, in the browser: the live preview scrolled into view when it is not (on a phone it is
+    far below the button)."""
+    preview = f"document.querySelector('#{panel.preview.elem_id}')"
+    return f"() => {{ {preview}?.scrollIntoView({{block: 'nearest'}}); return []; }}"
 
 
 def wire_model_choice(app: App, negative, controls, choice: ModelChoice, examples: gr.Dataset) -> None:
@@ -213,6 +253,15 @@ def wire_live(app: App, prompt, negative, controls, panel: Panel, choice: ModelC
 def wire_scrubber(app: App, panel: Panel) -> None:
     """After a run, the step slider shows any step of it in the preview."""
     panel.scrubber.input(bind(on.scrub, app), inputs=[panel.run, panel.scrubber], outputs=panel.preview, **QUIET)
+
+
+def wire_send_to_sketch(app: App, tabs: gr.Tabs, text: tuple, sketch: tuple) -> None:
+    """ "Send to Sketch" on either tab: the selected result, with its tab's prompt, onto the canvas."""
+    canvas, sketch_prompt, sketch_panel = sketch
+    outputs = [canvas, sketch_prompt, sketch_panel.status, tabs]
+    for panel, prompt in (text, (sketch_panel, sketch_prompt)):
+        inputs = [panel.run, panel.seed_used, prompt]
+        panel.send.click(bind(on_sketch.send_to_sketch, app), inputs=inputs, outputs=outputs, **QUIET)
 
 
 def wire_seed(app: App, controls, panel: Panel) -> None:

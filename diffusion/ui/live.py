@@ -64,7 +64,14 @@ def live_run(app: App, prompt, seed, current=None):
     its next step and nothing on the page changes; an empty prompt gives a hint, not an error."""
     if not stripped(prompt or ""):
         yield Update(
-            status=EMPTY_HINT, preview=None, gallery=None, files=None, snapshots=None, attention=None, scrubber=hidden()
+            status=EMPTY_HINT,
+            preview=None,
+            gallery=None,
+            files=None,
+            snapshots=None,
+            attention=None,
+            scrubber=hidden(),
+            bundle=hidden(),
         )
         return
     steps, guidance, scheduler = model_defaults(app.pipe)
@@ -118,6 +125,7 @@ def live_page(app: App, drawn: Drawn) -> Update:
         seed_used=seeds[0],
         gallery=gallery,
         files=None,
+        bundle=hidden(),  # Live writes no downloads
         snapshots=None,
         attention=None,
         run={"maps": None, "tokens": [], "seeds": seeds},  # a click on a picture shows its seed

@@ -43,7 +43,7 @@ class Panel:
     status: gr.Markdown
     seed_used: gr.Number
     gallery: gr.Gallery
-    files: gr.File
+    files: gr.File | None  # made by result_details, below what a tab may put after the results row
     use_seed: gr.Button | None = None
     scrubber: gr.Slider | None = None  # after a run: every step's x_t and x0, one at a time
     snapshots: gr.Gallery | None = None
@@ -52,6 +52,8 @@ class Panel:
     run: gr.State | None = None
     history: gr.Gallery | None = None
     history_runs: gr.State | None = None
+    bundle: gr.DownloadButton | None = None  # the run's files in one zip
+    send: gr.Button | None = None  # the selected result onto the sketch tab's canvas
 
     def outputs(self, fields: tuple[str, ...]) -> list:
         return [getattr(self, name) for name in fields]
@@ -121,6 +123,13 @@ def describe_model(kind: str, app) -> str:
 def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> Panel:
     """Live preview and status on the left, the results on the right; for images also the seed of the
     selected result, the snapshots and the attention maps. No label lies over a picture: titles sit above."""
+    panel = result_row(prefix, images, button)
+    result_details(panel, prefix, images)
+    return panel
+
+
+def result_row(prefix: str, images: bool = True, button: str = "Generate") -> Panel:
+    """The live preview and status beside the results: the part to see while a run is on."""
     with gr.Row():
         with gr.Column():
             gr.Markdown(PREVIEW_TITLE if images else STRIP_TITLE)
@@ -156,14 +165,23 @@ def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> 
                     elem_id=f"{prefix}seed-used",
                 )
                 use_seed = gr.Button("Use this seed", elem_id=f"{prefix}use-seed") if images else None
-    files = gr.File(
-        label="Downloads: each image as 28×28 and 8× PNG (settings inside), the grid, the denoising GIF"
-        if images
-        else "Downloads: each blend as a PNG (settings and weight inside), and a GIF from A to B and back",
-        file_count="multiple",
-        elem_id=f"{prefix}files",
-    )
-    panel = Panel(preview, status, seed_used, gallery, files, use_seed, scrubber if images else None)
+                send = gr.Button("Send to Sketch", elem_id=f"{prefix}send-to-sketch") if images else None
+    panel = Panel(preview, status, seed_used, gallery, None, use_seed, scrubber if images else None)
+    panel.send = send
+    return panel
+
+
+def result_details(panel: Panel, prefix: str, images: bool = True) -> None:
+    """The downloads, and for images the snapshots and the attention maps, into `panel`."""
+    panel.bundle = gr.DownloadButton("Download all files (zip)", visible=False, elem_id=f"{prefix}bundle")
+    with gr.Accordion("Each file on its own", open=False):
+        panel.files = gr.File(
+            label="Downloads: each image as 28×28 and 8× PNG (settings inside), the grid, the denoising GIF"
+            if images
+            else "Downloads: each blend as a PNG (settings and weight inside), and a GIF from A to B and back",
+            file_count="multiple",
+            elem_id=f"{prefix}files",
+        )
     if images:
         with gr.Accordion("Snapshots: image 1 at a few steps (x_t above, x0 below)", open=True):
             panel.snapshots = gr.Gallery(
@@ -185,7 +203,6 @@ def result_panel(prefix: str, images: bool = True, button: str = "Generate") -> 
                 elem_classes="whole-gallery",
             )
         panel.run = gr.State(None)
-    return panel
 
 
 def history_panel(panel: Panel) -> None:

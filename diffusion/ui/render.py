@@ -112,13 +112,11 @@ def attention_heatmaps(
     return words + markers
 
 
-def sketch_to_input(image: PIL.Image.Image | np.ndarray | None, size: int = 28) -> PIL.Image.Image | None:
-    """A drawing or an upload -> a size x size grayscale picture in the style of the data set.
+def light_on_dark(image: PIL.Image.Image | np.ndarray) -> PIL.Image.Image:
+    """A drawing or an upload as a grayscale picture in the style of the data set, at its own size.
 
     Transparent parts count as white paper. Fashion-MNIST shows light clothes on a black background, so
     a picture with a light border (a dark drawing on white paper) is inverted."""
-    if image is None:
-        return None
     if isinstance(image, np.ndarray):
         image = PIL.Image.fromarray(image)
     if image.mode in ("RGBA", "LA", "P"):
@@ -128,10 +126,18 @@ def sketch_to_input(image: PIL.Image.Image | np.ndarray | None, size: int = 28) 
     gray = image.convert("L")
     pixels = np.asarray(gray, dtype=np.float32)
     if pixels.size == 0:
-        return None
+        return gray
     border = np.concatenate([pixels[0], pixels[-1], pixels[:, 0], pixels[:, -1]])
-    if border.mean() > 127:
-        gray = PIL.ImageOps.invert(gray)
+    return PIL.ImageOps.invert(gray) if border.mean() > 127 else gray
+
+
+def sketch_to_input(image: PIL.Image.Image | np.ndarray | None, size: int = 28) -> PIL.Image.Image | None:
+    """A drawing or an upload -> a size x size grayscale picture in the style of the data set."""
+    if image is None:
+        return None
+    gray = light_on_dark(image)
+    if gray.width == 0 or gray.height == 0:
+        return None
     return gray.resize((size, size), PIL.Image.BOX)
 
 

@@ -11,14 +11,14 @@ import time
 from pathlib import Path
 
 from ..imageio import enlarge
-from .files import DOWNLOAD_SCALE, picture, save_blend, save_results
+from .files import DOWNLOAD_SCALE, bundle, picture, save_blend, save_results
 from .history import add_run, gallery_items
 from .render import attention_heatmaps, preview_frame, snapshot, snapshot_steps, strip_frame
 from .requests import PageRequest, blend_kwargs, blend_weights
 from .state import App
 from .streaming import stream_pipeline
 from .text import plural
-from .updates import Update, cleared, scrubber_over
+from .updates import Update, cleared, download_all, scrubber_over
 
 
 class Timer:
@@ -84,6 +84,7 @@ def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, h
         seed_used=seeds[0],
         gallery=[(path, f"seed {seed}") for path, seed in zip(enlarged, seeds, strict=True)],
         files=paths,
+        bundle=download_all(bundle(paths), len(paths)),
         snapshots=snaps,
         attention=heatmaps(run, 0),
         run=run,
@@ -124,5 +125,6 @@ def blend_run(app: App, request: PageRequest, stop):
         seed_used=request.seed,
         gallery=gallery,
         files=paths,
+        bundle=download_all(bundle(paths), len(paths)),
         status=f"Done in {timer}: {len(gallery)} blends from the same noise (seed {request.seed}).",
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..data import kind
+from ..data import CLASS_NAMES, kind
 
 DOC_PATH = "docs/how-it-works.md"
 
@@ -79,7 +79,17 @@ HINTS = {
     "frames": "How many blends from the first prompt (left) to the second (right), all from the same noise.",
 }
 
+QUEUED = "Queued: waiting for a free turn on the server (other visitors' runs go first); Stop cancels it."
+
 FAST_SETTINGS_NOTE = "Set by the fast model: it was distilled to sample exactly so (other settings spoil its pictures)."
+
+
+def drawable_kinds(dataset: str | None) -> str:
+    """The kinds of thing the model can draw, named where a visitor reads first (the page's header)."""
+    names = CLASS_NAMES.get(dataset or "")
+    if not names:
+        return ""
+    return f"**It draws {len(names)} kinds of thing and nothing else:** {', '.join(names)}."
 
 
 def plural(count: int, noun: str) -> str:

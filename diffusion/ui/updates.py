@@ -6,17 +6,18 @@ tab's `Panel` (layout.py), so a handler never needs the component objects themse
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import gradio as gr
 
 from .text import as_text
 
-# In this order the API returns them (gr.State values are not returned); the step slider, added later,
-# comes last, so that the API's earlier outputs keep their places.
-IMAGE_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run", "scrubber")
-TEXT_FIELDS = IMAGE_FIELDS[:-1] + ("history", "history_runs", "scrubber")
-BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files")
+# In this order the API returns them (gr.State values are not returned); the step slider and the zip of
+# the run's files, added later, come last, so that the API's earlier outputs keep their places.
+RESULT_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
+IMAGE_FIELDS = RESULT_FIELDS + ("scrubber", "bundle")
+TEXT_FIELDS = RESULT_FIELDS + ("history", "history_runs", "scrubber", "bundle")
+BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "bundle")
 
 
 @dataclass
@@ -32,12 +33,13 @@ class Update:
     run: object = field(default_factory=gr.skip)  # gr.State: the finished run, for attention and seeds
     history: object = field(default_factory=gr.skip)
     history_runs: object = field(default_factory=gr.skip)  # gr.State: this session's past runs
+    bundle: object = field(default_factory=gr.skip)  # the zip of all the run's files
 
     def values(self, fields: tuple[str, ...]) -> tuple:
         return tuple(getattr(self, name) for name in fields)
 
 
-def cleared(status: str, seed: int) -> Update:
+def cleared(status: str, seed: int | None) -> Update:
     """The start of a run: old results gone (not left under the new run's status), the new seed shown."""
     return Update(
         status=status,
@@ -48,21 +50,30 @@ def cleared(status: str, seed: int) -> Update:
         attention=None,
         run=None,
         scrubber=hidden(),
+        bundle=hidden(),
     )
 
 
 def hidden():
-    """The step slider out of sight: shown only for the finished run whose steps it moves through."""
+    """The step slider or the zip button out of sight: shown only for a finished run."""
     return gr.update(visible=False)
 
 
 def scrubber_over(steps: int):
-    """The step slider for a finished run of `steps` steps, at its last step."""
-    return gr.update(minimum=1, maximum=steps, value=steps, visible=steps > 1)
+    """The step slider for a finished run of `steps` steps, at its last step; none for a one-step run (a
+    slider from 1 to 1 is refused by Gradio, and there is nothing to move through)."""
+    if steps < 2:
+        return hidden()
+    return gr.update(minimum=1, maximum=steps, value=steps, visible=True)
 
 
-def failed(message: str, outputs_cleared: bool) -> Update:
-    """An error, in the status line where it stays until the next run. Outputs stay as they were, or, if
-    the run had already cleared them, the preview goes too, so nothing half-made is left."""
+def download_all(path: str, count: int):
+    """The button that downloads the run's zip, saying how many files it holds."""
+    return gr.update(value=path, label=f"Download all {count} files (zip)", visible=True)
+
+
+def failed(message: str) -> Update:
+    """An error, in the status line where it stays until the next run, with nothing of an earlier run left
+    under it: pictures shown below an error would read as this request's results."""
     text = as_text(message[:1].upper() + message[1:])  # it may quote what the visitor typed
-    return Update(status=f"**Error:** {text}", preview=None if outputs_cleared else gr.skip())
+    return replace(cleared(f"**Error:** {text}", None), preview=None)
