@@ -40,7 +40,7 @@ def test_truncated_idx_file_is_a_clear_error(idx_data_dir, tmp_path):
 
 
 def test_unknown_dataset_lists_the_known_ones():
-    with pytest.raises(UserError, match="fashion_mnist, mnist, cifar10"):
+    with pytest.raises(UserError, match="fashion_mnist, mnist, mnist_5k, cifar10"):
         load_dataset("imagenet")
 
 
