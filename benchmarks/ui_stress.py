@@ -21,49 +21,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-import httpx
-from gradio_client import Client
-
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tests import ui_server  # noqa: E402
-
-ERROR_SIGNS = ("LocalProtocolError", "Too much data for declared Content-Length", "Traceback")
-
-
-def urls_in(value) -> list[str]:
-    """Every file URL inside one output of the API (a picture, a gallery, a list of downloads)."""
-    if isinstance(value, dict):
-        found = [value["url"]] if isinstance(value.get("url"), str) else []
-        return found + [url for item in value.values() for url in urls_in(item)]
-    if isinstance(value, (list, tuple)):
-        return [url for item in value for url in urls_in(item)]
-    return []
-
-
-def one_client(url: str, runs: int, counts: dict, lock: threading.Lock) -> None:
-    client = Client(url, verbose=False, download_files=False)
-    with httpx.Client(timeout=60) as http:
-        for run in range(runs):
-            if run % 2:
-                job = client.submit("a sneaker", "an ankle boot", 3, 4, 3.0, 7, "dpm++", api_name="/interpolate")
-            else:
-                job = client.submit("a sneaker", "", 4, 3.0, 2, 1234, "dpm++", api_name="/generate")
-            fetched, failed = 0, 0
-            for output in job:  # every streamed update, as the page gets them
-                for file_url in urls_in(output):
-                    try:
-                        response = http.get(file_url)
-                        response.raise_for_status()
-                        fetched += 1
-                    except httpx.HTTPError:
-                        failed += 1
-            job.result()
-            with lock:
-                counts["runs"] += 1
-                counts["fetched"] += fetched
-                counts["failed"] += failed
+from tests.load_harness import ERROR_SIGNS, one_client  # noqa: E402
 
 
 def main() -> None:

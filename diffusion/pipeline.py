@@ -185,16 +185,20 @@ class TextToImagePipeline(DiffusionPipeline):
 
         images = latents.clamp(-1, 1)
         result = images if output_type == "pt" else self.to_pil(images)
-        attention = None
-        if store is not None and store.total is not None:
-            attention = store.mean()
-            if do_guidance:
-                attention = attention.chunk(2)[1]  # the prompt's half, not the negative's
+        attention = self._prompt_attention(store, do_guidance)
         read = self.prompts_as_read([settings.prompt])[0] if isinstance(settings.prompt, str) else None
         tokens = self.text_encoder.tokens(read) if read is not None else []  # the tokens the maps belong to
         if not return_dict:
             return (result,)
         return TextToImageOutput(images=result, seeds=seeds, attention_maps=attention, tokens=tokens)
+
+    @staticmethod
+    def _prompt_attention(store: AttentionStore | None, guided: bool) -> torch.Tensor | None:
+        """The averaged cross-attention maps of the prompt's half of the batch (not the negative's)."""
+        if store is None or store.total is None:
+            return None
+        attention = store.mean()
+        return attention.chunk(2)[1] if guided else attention
 
     def _named_or_default(self, steps, guidance_scale, scheduler) -> dict:
         """What the caller named, else the folder's `generation_defaults`, else settings.py's defaults."""

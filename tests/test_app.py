@@ -182,7 +182,7 @@ def test_clients_fetching_every_picture_at_once_cause_no_server_errors():
     Content-Length"; the log must stay free of it and of any traceback."""
     import threading
 
-    from benchmarks.ui_stress import ERROR_SIGNS, one_client
+    from tests.load_harness import ERROR_SIGNS, one_client
 
     url, counts, lock = app_url(), {"runs": 0, "fetched": 0, "failed": 0}, threading.Lock()
     already = len(SERVER_LOG)

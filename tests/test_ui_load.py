@@ -13,7 +13,7 @@ import random
 import httpx
 import pytest
 
-from benchmarks.ui_load import app_server, disconnect_check, folder_usage, generate_request, run_level
+from tests.load_harness import app_server, disconnect_check, folder_usage, generate_request, run_level
 
 from .ui_server import tiny_pipeline
 
