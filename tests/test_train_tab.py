@@ -162,6 +162,8 @@ def test_start_watch_pause_reload_resume_stop_and_draw_with_the_run(browser, tra
     set_number(page, "#steps", 2)
     set_number(page, "#count", 1)
     run_and_wait(page, page.locator("#generate").click)
+    page.get_by_text("Each file on its own").click()  # the list of single files is folded away under the zip
+    page.locator("#files a").first.wait_for(timeout=30_000)
     link = next(href for href in page.eval_on_selector_all("#files a", "els => els.map(e => e.href)") if "png" in href)
     saved = tmp_path / "drawn.png"
     with urllib.request.urlopen(link, timeout=30) as response:
