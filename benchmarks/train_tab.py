@@ -2,7 +2,7 @@
 this process, and the images/s of each beside the machine's fp32 matmul rate.
 
     python benchmarks/train_tab.py --config configs/quick.yaml --steps 300
-    python benchmarks/train_tab.py --config configs/tiny.yaml --steps 60      # a smoke run, seconds
+    python benchmarks/train_tab.py --config configs/tiny.yaml --steps 60 --sample-every 20   # a smoke run
 
 - command line: the run as `python -m diffusion.train` takes it (loss.csv, loss_by_level.csv; no views);
 - Train tab: the run as the page starts it (its own thread, each block's gradient norm at every log, a
@@ -79,9 +79,12 @@ def main() -> None:
     parser.add_argument("--config", default="configs/quick.yaml")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--data-dir", help="folder with the dataset files")
+    parser.add_argument("--sample-every", type=int, help="a sample strip every N steps (default: the recipe's)")
     args = parser.parse_args()
     config = load_config(args.config)
     t = config.train
+    if args.sample_every is not None:
+        t.sample_every = args.sample_every
     request = RunRequest("recipe", t.seed, t.learning_rate, t.batch_size, args.steps, None)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul {matmul_gflops():.0f} GFLOP/s; "
