@@ -40,7 +40,7 @@ def images_per_second(config, data: TrainingData, steps: int) -> float:
         if step == 3:  # the first steps warm up the allocator and kernels
             started = time.perf_counter()
         indices = batch_indices(len(data.dataset), batch, step, 0)
-        loss = training_loss(unet, scheduler, data, indices, config, step_generator(0, step), "cpu")
+        loss = training_loss(unet, scheduler, data, indices, config, step_generator(0, step), "cpu").loss
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()

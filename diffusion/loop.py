@@ -9,8 +9,9 @@ function that draws the step's batch, and an export function that makes the pipe
 
 One step: the loss over this process's share of the batch, backward through accelerate (1..N processes),
 gradient clipping, the optimizer, the learning-rate schedule, the EMA copy. Then the processes agree, in
-one small all-reduce, on the whole batch's loss and on whether to stop (Ctrl-C, SIGTERM, the time
-budget), so that all of them stop at the same step. All randomness of a step comes from (seed, step): a
+one small all-reduce, on the whole batch's loss, its loss by noise level (when the loss function reports
+it, noise_levels.py) and on whether to stop (Ctrl-C, SIGTERM, the time budget), so that all of them stop
+at the same step. All randomness of a step comes from (seed, step): a
 run resumed from a checkpoint takes exactly the steps that an uninterrupted one takes.
 """
 
@@ -32,6 +33,7 @@ from accelerate import Accelerator
 from accelerate.utils import gather_object
 from torchvision.utils import save_image
 
+from .block_norms import block_grad_norms
 from .checkpoint import (
     TrainingState,
     checkpoint_folder,
@@ -43,6 +45,7 @@ from .checkpoint import (
 from .config import SampleConfig
 from .errors import UserError
 from .folders import write_text_atomic
+from .noise_levels import BatchLoss, LevelTally
 from .pipeline import TextToImagePipeline
 
 # The kinds of event, and why a loop stopped (a STOP event's reason): DONE at the last step, TIME_UP at the
@@ -57,11 +60,13 @@ DONE, TIME_UP, INTERRUPTED, STOPPED, DIVERGED = "done", "time up", "interrupted"
 DIVERGED_LOSS, DIVERGED_GROWTH = 1e3, 20.0
 
 # loss(model, step, rng, share): the mean loss of `model` over this process's `share` of step `step`'s batch,
-# every random draw made from `rng` for the whole batch (so that 1 or N processes train alike).
-LossFunction = Callable[[torch.nn.Module, int, torch.Generator, slice], torch.Tensor]
+# every random draw made from `rng` for the whole batch (so that 1 or N processes train alike); or a
+# BatchLoss, which also gives each image's error and timestep for the loss by noise level.
+LossFunction = Callable[[torch.nn.Module, int, torch.Generator, slice], torch.Tensor | BatchLoss]
 # export(record): a pipeline of the EMA weights, carrying `record` as its training record.
 Export = Callable[[dict], TextToImagePipeline]
-# sample(pipeline, path): a grid of sample images written to `path`.
+# sample(pipeline, path): a grid of sample images written to `path`; also what a network_view callable
+# does: a picture of what the network sees (network_view.py), drawn with the same pipeline.
 Sample = Callable[[TextToImagePipeline, Path], None]
 
 
@@ -120,6 +125,7 @@ class Schedule:
     keep_checkpoints: int = 2
     deadline: float | None = None  # a time.time() past which the loop stops after its current step
     max_loss: float = DIVERGED_LOSS  # a whole-batch loss above it (or NaN) stops the loop as DIVERGED
+    block_norms: bool = False  # each block's gradient norm in the LOG events (the Train tab shows them)
 
 
 @dataclass
@@ -148,6 +154,12 @@ class LoopEvent:
     path: Path | None = None  # SAMPLE: the grid; CHECKPOINT: the checkpoint folder
     reason: str = ""  # STOP: DONE, TIME_UP, INTERRUPTED, STOPPED or DIVERGED
     grad_norm: float = math.nan  # the last step's gradient norm (whole model, before clipping)
+    # LOG: the mean unweighted error in each noise-level bin over the steps since the last LOG (NaN: no image
+    # fell in it; empty: the loss function does not report it), and each block's gradient norm (before
+    # clipping) at this step, when the schedule asks for them.
+    loss_by_level: tuple[float, ...] = ()
+    block_grad_norms: tuple[tuple[str, float], ...] = ()
+    network_view: Path | None = None  # SAMPLE: the picture of what the network sees, when one is drawn
 
 
 class TrainingLoop:
@@ -163,11 +175,12 @@ class TrainingLoop:
         loss: LossFunction,
         export: Export,
         sample: Sample | None = None,
+        network_view: Sample | None = None,
         checkpoint_extra: Callable[[int], dict] | None = None,
         labels: dict | None = None,
     ):
         self.training_run, self.state, self.schedule = run, state, schedule
-        self.loss, self.export, self.sample = loss, export, sample
+        self.loss, self.export, self.sample, self.network_view = loss, export, sample, network_view
         self.checkpoint_extra = checkpoint_extra or (lambda step: {})  # more for the checkpoint's JSON
         self.labels = labels or {}
         accelerator = run.accelerator
@@ -180,6 +193,8 @@ class TrainingLoop:
         self.step, self.batch_loss, self.smoothed_loss, self.grad_norm = 0, math.nan, math.nan, math.nan
         self.stop_reason = ""  # why run() ended, once it has
         self.first_loss = math.nan  # the first batch loss of run(): what DIVERGED_GROWTH compares with
+        self.levels, self.block_norms = LevelTally(), ()  # for the next LOG event
+        self.reports_levels = False  # whether the loss function gives the loss by noise level
         self._stop_requested = threading.Event()
         self._start_window()
 
@@ -254,6 +269,11 @@ class TrainingLoop:
         rng = step_generator(schedule.seed, self.step, schedule.seed_stream)
         with accelerator.autocast():
             loss = self.loss(self.model, self.step, rng, self.share)
+        level_sums = []
+        if isinstance(loss, BatchLoss):  # the per-image errors the loss already has: no extra forward pass
+            self.reports_levels = True
+            level_sums = loss.level_sums(self.levels.bins).tolist()
+            loss = loss.loss
         # The processes' gradients are averaged; weighting each share by its size makes that average the
         # gradient of the whole batch's mean loss, also when the shares differ by one image.
         loss_sum = loss * self.share_size
@@ -261,6 +281,10 @@ class TrainingLoop:
         # The norm is the same on every process (the gradients are already averaged). A NaN or infinite one
         # is never stepped with, so the weights stay those of the last good step; fp16's scaler skips it anyway.
         norm = float(accelerator.clip_grad_norm_(self.model.parameters(), schedule.grad_clip or math.inf))
+        if schedule.block_norms and self._logs_at(self.step + 1):
+            # Read after clipping (and fp16's unscaling), then divided by clipping's factor, as torch computes it.
+            clipped_by = min(1.0, (schedule.grad_clip or math.inf) / (norm + 1e-6))
+            self.block_norms = block_grad_norms(accelerator.unwrap_model(self.model), clipped_by)
         broken = not math.isfinite(norm) and accelerator.scaler is None
         if not broken:
             self.optimizer.step()
@@ -273,8 +297,12 @@ class TrainingLoop:
         # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
         # out of time, so that all of them stop at the same step.
         asked = stop.requested or self._stop_requested.is_set()
-        shared = torch.tensor([loss_sum.item(), stop.requested, asked, over_time], device=accelerator.device)
-        total, signalled, stops, overs = accelerator.reduce(shared, "sum").tolist()
+        numbers = [loss_sum.item(), stop.requested, asked, over_time, *level_sums]
+        total, signalled, stops, overs, *levels = accelerator.reduce(
+            torch.tensor(numbers, device=accelerator.device), "sum"
+        ).tolist()
+        if levels:
+            self.levels.add(levels)
         self._count(total / schedule.batch_size, norm)
         if math.isnan(self.first_loss):
             self.first_loss = self.batch_loss
@@ -298,13 +326,18 @@ class TrainingLoop:
         """STEP after every step; LOG, SAMPLE and CHECKPOINT when they are due."""
         schedule, step = self.schedule, self.step
         yield self._event(STEP)
-        if step % schedule.log_every == 0 or step == schedule.end_step:
-            yield self._event(LOG)
+        if self._logs_at(step):
+            levels = self.levels.means() if self.reports_levels else ()
+            yield self._event(LOG, loss_by_level=levels, block_grad_norms=self.block_norms)
             self._start_window()  # the next LOG's images/s counts from here
         if self.sample is not None and schedule.sample_every and step % schedule.sample_every == 0:
-            yield self._event(SAMPLE, path=self._sample_grid())
+            path, view = self._sample_grid()
+            yield self._event(SAMPLE, path=path, network_view=view)
         if schedule.checkpoint_every and step % schedule.checkpoint_every == 0:
             yield self._event(CHECKPOINT, path=self._save())
+
+    def _logs_at(self, step: int) -> bool:
+        return step % self.schedule.log_every == 0 or step == self.schedule.end_step
 
     def _start_window(self) -> None:
         self.window_start, self.window_images = time.time(), 0
@@ -326,11 +359,18 @@ class TrainingLoop:
     def _record(self) -> dict:
         return {**self.training_run.record, "steps": self.step}
 
-    def _sample_grid(self) -> Path:
-        path = self.training_run.folder / "samples" / f"step-{self.step:06d}.png"
+    def _sample_grid(self) -> tuple[Path, Path | None]:
+        """The sample grid, and the picture of what the network sees (if asked for), from one export."""
+        name = f"step-{self.step:06d}.png"
+        path, view = self.training_run.folder / "samples" / name, None
+        if self.network_view is not None:
+            view = self.training_run.folder / "network_view" / name
         if self.is_main:
-            self.sample(self.export(self._record()), path)
-        return path
+            pipeline = self.export(self._record())
+            self.sample(pipeline, path)
+            if view is not None:
+                self.network_view(pipeline, view)
+        return path, view
 
     def _save(self) -> Path:
         """A checkpoint at this step, written by the main process; only the newest few are kept."""

@@ -1,4 +1,5 @@
-"""Following a training loop on the command line: loss.csv, and the progress bar with the run's messages.
+"""Following a training loop on the command line: loss.csv, loss_by_level.csv, and the progress bar with the
+run's messages.
 Each is a watcher, a callable given every LoopEvent (follow); the loop does not know who watches."""
 
 from __future__ import annotations
@@ -37,22 +38,50 @@ class LossLog:
             return math.nan
         lines = self.path.read_text().splitlines(keepends=True) if step > 0 and self.path.exists() else []
         if not lines:
-            self._append(["step", *self.label_columns, "loss", "lr", "images_per_s", "elapsed_s"], mode="w")
+            self._append(self.columns(), mode="w")
             return math.nan
         kept = [line for line in lines[1:] if line.endswith("\n") and logged_step(line) <= step]
         write_text_atomic(self.path, "".join(lines[:1] + kept))
-        loss_column = lines[0].rstrip().split(",").index("loss")
-        return float(kept[-1].split(",")[loss_column]) if kept else math.nan
+        header = lines[0].rstrip().split(",")
+        if "loss" not in header or not kept:
+            return math.nan
+        return float(kept[-1].split(",")[header.index("loss")])
+
+    def columns(self) -> list[str]:
+        return ["step", *self.label_columns, "loss", "lr", "images_per_s", "elapsed_s"]
+
+    def row(self, event: LoopEvent) -> list | None:
+        """The row for `event`, or None if it gets none."""
+        if event.kind != LOG:
+            return None
+        labels = [event.labels[name] for name in self.label_columns]
+        loss, lr, speed, elapsed = event.smoothed_loss, event.lr, event.images_per_s, event.elapsed_s
+        return [event.step, *labels, f"{loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{elapsed:.1f}"]
 
     def __call__(self, event: LoopEvent) -> None:
-        if self.enabled and event.kind == LOG:
-            labels = [event.labels[name] for name in self.label_columns]
-            loss, lr, speed, elapsed = event.smoothed_loss, event.lr, event.images_per_s, event.elapsed_s
-            self._append([event.step, *labels, f"{loss:.5f}", f"{lr:.3e}", f"{speed:.1f}", f"{elapsed:.1f}"])
+        if self.enabled and (row := self.row(event)) is not None:
+            self._append(row)
 
     def _append(self, row: list, mode: str = "a") -> None:
         with open(self.path, mode, newline="") as file:
             csv.writer(file).writerow(row)
+
+
+class LevelLog(LossLog):
+    """loss_by_level.csv: at each LOG event, the mean unweighted error in each noise-level bin since the last
+    (noise_levels.py); a file of its own, so that loss.csv keeps its columns for its readers."""
+
+    def __init__(self, path: Path, level_names: list[str], enabled: bool = True):
+        super().__init__(path, enabled=enabled)
+        self.level_names = list(level_names)
+
+    def columns(self) -> list[str]:
+        return ["step", *self.level_names]
+
+    def row(self, event: LoopEvent) -> list | None:
+        if event.kind != LOG or len(event.loss_by_level) != len(self.level_names):
+            return None
+        return [event.step, *(f"{loss:.5f}" for loss in event.loss_by_level)]
 
 
 def logged_step(line: str) -> float:

@@ -5,8 +5,9 @@
     python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest
     accelerate launch -m diffusion.train --config configs/cifar10.yaml      # one or many GPUs
 
-A run folder gets: loss.csv, samples/step-N.png (one row per prompt), checkpoints/step-N/ (the last K,
-each with a ready-to-sample pipeline/), and pipeline/ (the final EMA model) at the end.
+A run folder gets: loss.csv, loss_by_level.csv (the unweighted error by noise level), samples/step-N.png
+(one row per prompt), checkpoints/step-N/ (the last K, each with a ready-to-sample pipeline/), and pipeline/
+(the final EMA model) at the end; a run watched from the Train tab also network_view/step-N.png.
 
 One step: pick a batch of images and captions, noise the images to random timesteps
 (scheduler.add_noise), ask the UNet to predict the noise's velocity v, take the MSE (weighted by
@@ -39,16 +40,20 @@ from .device import cpu_has_bf16, pick_device
 from .errors import UserError
 from .loop import LoopEvent, LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
 from .model import build_unet, count_parameters
+from .network_view import look, save_network_view
+from .noise_levels import BatchLoss, level_names
 from .pipeline import TextToImagePipeline
-from .progress import Console, LossLog, follow
+from .progress import Console, LevelLog, LossLog, follow
+from .text import PromptEmbeddings
 from .training_data import TrainingData, batch_indices, batch_text, draw_captions, prepare_data
 
 
 def training_loss(
     unet, noise_scheduler: DDPMScheduler, data: TrainingData, indices, config: Config, rng, device, share=slice(None)
-) -> torch.Tensor:
-    """The mean denoising loss over this process's `share` of the batch (see the module docstring).
-    Captions, noise and timesteps are drawn for the whole batch, then cut to the share."""
+) -> BatchLoss:
+    """The mean denoising loss over this process's `share` of the batch (see the module docstring), with
+    each image's unweighted error and timestep for the loss by noise level. Captions, noise and timesteps
+    are drawn for the whole batch, then cut to the share."""
     caption_ids = draw_captions(data, indices, config, rng)
     text = batch_text(data.embeddings, caption_ids, config, rng)[share].to(device)
     noise = torch.randn((len(indices), *data.dataset.image_shape), generator=rng)[share].to(device)
@@ -64,13 +69,13 @@ def training_loss(
         noisy, timesteps, encoder_hidden_states=text.tokens, encoder_attention_mask=text.mask, class_labels=text.pooled
     ).sample
     per_image = F.mse_loss(prediction.float(), target.float(), reduction="none").mean(dim=(1, 2, 3))
-    gamma = config.train.snr_gamma
-    if gamma is None:
-        return per_image.mean()
-    # Min-SNR weighting (Hang et al., 2023): stop easy, low-noise steps from dominating the loss.
-    snr = compute_snr(noise_scheduler, timesteps)
-    weight = snr.clamp(max=gamma) / (snr + 1 if noise_scheduler.config.prediction_type == "v_prediction" else snr)
-    return (per_image * weight).mean()
+    gamma, loss = config.train.snr_gamma, per_image.mean()
+    if gamma is not None:
+        # Min-SNR weighting (Hang et al., 2023): stop easy, low-noise steps from dominating the loss.
+        snr = compute_snr(noise_scheduler, timesteps)
+        weight = snr.clamp(max=gamma) / (snr + 1 if noise_scheduler.config.prediction_type == "v_prediction" else snr)
+        loss = (per_image * weight).mean()
+    return BatchLoss(loss, per_image.detach(), timesteps, noise_scheduler.config.num_train_timesteps)
 
 
 def export_pipeline(ema: EMAModel, unet, noise_scheduler, record: dict, caption_index=None) -> TextToImagePipeline:
@@ -128,7 +133,7 @@ def training_objective(config: Config, data: TrainingData, noise_scheduler, devi
     """The loop's loss function for training: the step's batch (batch_indices), then training_loss."""
     t = config.train
 
-    def loss(unet, step: int, rng: torch.Generator, share: slice) -> torch.Tensor:
+    def loss(unet, step: int, rng: torch.Generator, share: slice) -> BatchLoss:
         indices = batch_indices(len(data.dataset), t.batch_size, step, t.seed)
         return training_loss(unet, noise_scheduler, data, indices, config, rng, device, share)
 
@@ -152,8 +157,22 @@ def new_training_state(unet, t: TrainConfig) -> TrainingState:
     return TrainingState(unet, ema, optimizer, lr_scheduler)
 
 
-def training_schedule(t: TrainConfig, started: float) -> Schedule:
-    """The whole run in one loop; the time budget counts from `started` (preparing the data included)."""
+def network_view_example(data: TrainingData) -> tuple[torch.Tensor, PromptEmbeddings, str]:
+    """The training image that the network-view picture shows (the data set's first), in the model's range,
+    with the first caption of its class in the bank: its embeddings and its words."""
+    label = int(data.dataset.labels[0])
+    caption = data.captions.labels.index(label)
+    text = data.embeddings[[caption]]
+    return (
+        to_model_range(data.dataset.images[0]),
+        PromptEmbeddings(text.tokens.float(), text.mask, text.pooled),
+        (data.captions.captions[caption]),
+    )
+
+
+def training_schedule(t: TrainConfig, started: float, watched: bool = False) -> Schedule:
+    """The whole run in one loop; the time budget counts from `started` (preparing the data included).
+    `watched`: each block's gradient norm in the LOG events too."""
     return Schedule(
         end_step=t.max_steps,
         batch_size=t.batch_size,
@@ -164,6 +183,7 @@ def training_schedule(t: TrainConfig, started: float) -> Schedule:
         checkpoint_every=t.checkpoint_every,
         keep_checkpoints=t.keep_checkpoints,
         deadline=None if t.max_minutes is None else started + t.max_minutes * 60,
+        block_norms=watched,
     )
 
 
@@ -176,16 +196,25 @@ class Training:
     start_step: int
     smoothed_loss: float
     log: LossLog
+    level_log: LevelLog
     description: str  # what is trained on what, where
+    network_view_caption: str = ""  # the caption of the image the network-view pictures show
 
     def events(self) -> Iterator[LoopEvent]:
         return self.loop.run(self.start_step, self.smoothed_loss)
 
+    def write_logs(self, event: LoopEvent) -> None:
+        """loss.csv and loss_by_level.csv: what every follower of the events writes."""
+        self.log(event)
+        self.level_log(event)
 
-def prepare_training(config: Config, resume: str | None = None, command: str = "") -> Training:
+
+def prepare_training(config: Config, resume: str | None = None, command: str = "", watched: bool = False) -> Training:
     """Everything before the first step: the data and its caption bank, the UNet, the optimizer, the
     checkpoint to resume from. `train.batch_size` is the whole batch of one step, split across processes:
-    1 or N processes (GPUs, machines) follow the same learning-rate schedule and reach the same weights."""
+    1 or N processes (GPUs, machines) follow the same learning-rate schedule and reach the same weights.
+    `watched` (the Train tab): also the blocks' gradient norms, and a network-view picture (network_view.py,
+    in network_view/) with every sample grid."""
     t = config.train
     started = time.time()  # the time budget covers preparing the data too
     device = pick_device(t.device)
@@ -211,21 +240,30 @@ def prepare_training(config: Config, resume: str | None = None, command: str = "
 
     n_params, world = count_parameters(unet), accelerator.num_processes
     record = training_record(config, data, command, n_params, accelerator.device, world, precision)
+    clean, text, caption = network_view_example(data)
+
+    def network_view(pipe: TextToImagePipeline, path: Path) -> None:
+        save_network_view(look(pipe.unet, pipe.scheduler, clean, text), path)
+
     loop = TrainingLoop(
         Run(run_dir, accelerator, record, started),
         state,
-        training_schedule(t, started),
+        training_schedule(t, started, watched),
         loss=training_objective(config, data, noise_scheduler, accelerator.device),
         export=lambda record: export_pipeline(state.ema, unet, noise_scheduler, record, data.caption_index),
         sample=lambda pipe, path: sample_grid(pipe, config.sample, path),
+        network_view=network_view if watched else None,
         checkpoint_extra=lambda step: {"config": config.to_dict()},
     )
-    log = LossLog(run_dir / "loss.csv", enabled=accelerator.is_main_process)
+    main = accelerator.is_main_process
+    log = LossLog(run_dir / "loss.csv", enabled=main)
+    level_log = LevelLog(run_dir / "loss_by_level.csv", level_names(t.num_train_timesteps), enabled=main)
+    level_log.start(start_step)
     description = (
         f"training {n_params / 1e6:.2f}M parameters on {len(data.dataset)} {data.dataset.name} images, "
         f"{accelerator.device} x {world}, mixed precision {precision}; run folder {run_dir}"
     )
-    return Training(loop, start_step, log.start(start_step), log, description)
+    return Training(loop, start_step, log.start(start_step), log, level_log, description, caption)
 
 
 def train(config: Config, resume: str | None = None, command: str = "") -> Path:
@@ -234,7 +272,7 @@ def train(config: Config, resume: str | None = None, command: str = "") -> Path:
     loop = training.loop
     loop.training_run.accelerator.print(training.description)
     console = Console("training", config.train.max_steps, training.start_step, enabled=loop.is_main)
-    follow(training.events(), training.log, console)
+    follow(training.events(), training.write_logs, console)
     console.close()
     loop.raise_if_diverged()
     return loop.finish()

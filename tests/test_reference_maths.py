@@ -218,5 +218,8 @@ def test_training_loss_is_the_weighted_mse_written_out(training_data, base_tiny_
             )
         expected = (per_image * weight).mean()
 
-    torch.testing.assert_close(loss, expected, atol=1e-6, rtol=1e-5)
+    torch.testing.assert_close(loss.loss, expected, atol=1e-6, rtol=1e-5)
     assert expected > 0
+    # What the loss by noise level counts: each image's unweighted error at its own timestep.
+    torch.testing.assert_close(loss.per_image, per_image, atol=1e-6, rtol=1e-5)
+    assert torch.equal(loss.timesteps, t) and loss.num_train_timesteps == 1000

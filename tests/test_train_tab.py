@@ -1,6 +1,7 @@
 """The Train tab in headless Chromium, on a server of its own that offers a tiny recipe (seconds per run).
 
-One visitor starts a run and sees its loss plot and sample strip grow; another browser watches it read-only;
+One visitor starts a run and sees its loss plots (whole and by noise level), the gradient norm of each
+block, the sample strip and what the network sees grow; another browser watches it read-only;
 pause holds it, a reload re-attaches, resume goes on, stop saves, and the text tab draws with the run's
 weights. A run at learning rate 1 stops with its message. Every wait is for this run's own number and a
 value it changes (its step, a new strip), never for a state an earlier run may already show.
@@ -106,6 +107,8 @@ def strip_source(page) -> str:
 
 
 LINES = "document.querySelectorAll('#train-loss svg path[aria-roledescription=\"line mark\"]').length"
+LEVEL_LINES = "document.querySelectorAll('#train-levels svg path[aria-roledescription=\"line mark\"]').length"
+BARS = "document.querySelectorAll('#train-blocks svg path[aria-roledescription=\"bar\"]').length"
 
 
 def test_start_watch_pause_reload_resume_stop_and_draw_with_the_run(browser, train_url, tmp_path):  # noqa: F811
@@ -123,6 +126,12 @@ def test_start_watch_pause_reload_resume_stop_and_draw_with_the_run(browser, tra
         arg=[number, first],
         timeout=60_000,
     )  # a newer strip of this run
+    page.wait_for_function(f"{LEVEL_LINES} >= 8", timeout=60_000)  # a line per noise level (of 10) seen so far
+    page.wait_for_function(f"{BARS} >= 8", timeout=60_000)  # a bar per block: conv_in, down_blocks.0, ...
+    page.wait_for_function(
+        f"document.querySelector('#train-network-view img')?.src.includes('run{number}-view-step')", timeout=60_000
+    )
+    assert "What the network sees at step" in page.locator("#train-network-note").inner_text()
 
     other = open_train_tab(browser, train_url)  # another browser, without the run's key
     wait_status(other, f"Run {number} ", "you watch it read-only")
@@ -153,6 +162,8 @@ def test_start_watch_pause_reload_resume_stop_and_draw_with_the_run(browser, tra
     set_number(page, "#steps", 2)
     set_number(page, "#count", 1)
     run_and_wait(page, page.locator("#generate").click)
+    page.get_by_text("Each file on its own").click()  # the list of single files is folded away under the zip
+    page.locator("#files a").first.wait_for(timeout=30_000)
     link = next(href for href in page.eval_on_selector_all("#files a", "els => els.map(e => e.href)") if "png" in href)
     saved = tmp_path / "drawn.png"
     with urllib.request.urlopen(link, timeout=30) as response:

@@ -124,9 +124,14 @@ noise and ask the network again and again: each step removes a little of the noi
   so you see the model move from one idea to the other.
 - **Train.** One training step: a batch of pictures gets noise of random strength, the network guesses it
   (the forward pass), the **loss** says how wrong the guess is, backpropagation gives every weight its
-  **gradient** (the plot shows its overall size), and the optimizer moves the weights a little against it, as
-  far as the **learning rate** says; an EMA copy averages the weights over the last steps, and the **sample
-  strip** is drawn with that copy. Too high a learning rate makes the loss explode: the run stops.
+  **gradient**, and the optimizer moves the weights a little against it, as far as the **learning rate**
+  says; an EMA copy averages the weights over the last steps. The views: the loss of each batch; the
+  **loss by noise level**, the same errors sorted by how much noise each picture had (nearly clean pictures
+  and pure noise are learnt at different speeds); the **gradient norm**, the size of the whole push, and
+  **by block**, which part of the UNet the step pushes hardest; the **sample strip**, drawn with the EMA
+  copy; and **what the network sees**: one training picture noised four times, the noise that was added,
+  the noise the network thinks was added, and the clean picture it guesses. Too high a learning rate
+  makes the loss explode: the run stops.
 - **Sketch to image.** Your drawing is shrunk to 28×28, noised to the chosen strength (as in training)
   and then denoised with the prompt: the prompt fills in what the noise erased.
 

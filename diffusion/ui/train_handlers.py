@@ -16,14 +16,27 @@ import PIL.Image
 from ..config import load_config
 from ..errors import UserError
 from ..imageio import enlarge
+from ..network_view import VIEW_TIMESTEPS
+from ..noise_levels import level_names
 from .files import picture
+from .network_picture import labelled_network_view
 from .state import App
 from .text import as_text
-from .train_views import gradient_table, loss_table, sample_label, status_line
+from .train_views import (
+    block_table,
+    gradient_table,
+    level_table,
+    loss_table,
+    network_view_label,
+    sample_label,
+    status_line,
+)
 from .training_run import PAUSED, TRAINING, RunRequest, busy_message
 
 # The outputs of refresh(), in this order.
-REFRESHED = ("status", "loss", "gradient", "sample", "sample_note", "scrubber", "start", "pause", "resume", "stop")
+PLOTS = ("status", "loss", "levels", "gradient", "blocks")
+PICTURES = ("sample", "sample_note", "network_view", "network_note")  # what scrub() changes too
+REFRESHED = (*PLOTS, *PICTURES, "scrubber", "start", "pause", "resume", "stop")
 
 
 def recipe_settings(app: App, recipe: str) -> tuple:
@@ -74,18 +87,20 @@ def refresh(app: App, key, seen, shown_sample):
         return (*(gr.skip(),) * len(REFRESHED), gr.skip())
     # seen[3]: how many strips there were at the last look; the slider at the last of them follows on.
     newest = seen is None or seen[0] != view.number or not shown_sample or shown_sample >= seen[3]
-    sample, note, scrubber = gr.skip(), gr.skip(), gr.skip()
+    pictures, scrubber = (gr.skip(),) * len(PICTURES), gr.skip()
     if count == 0:
-        sample, note, scrubber = None, "No samples yet.", gr.update(visible=False)
+        pictures, scrubber = (None, "No samples yet.", None, ""), gr.update(visible=False)
     elif newest:
-        sample, note = strip_picture(app, run, count - 1, view), sample_label(view, count - 1, prompts(run))
+        pictures = strip_pictures(app, run, count - 1, view)
         scrubber = gr.update(minimum=1, maximum=max(count, 2), value=count, visible=count > 1)
+    blocks = block_table(view)
     return (
         status_line(view, run.config.train.batch_size, owner),
         loss_table(view),
+        level_table(view, level_names(run.config.train.num_train_timesteps)),
         gradient_table(view),
-        sample,
-        note,
+        gr.BarPlot(blocks, sort=list(blocks["block"])),  # in the network's order, input to output
+        *pictures,
         scrubber,
         gr.Button(interactive=view.ended),
         gr.Button(interactive=owner and view.status == TRAINING),
@@ -98,7 +113,22 @@ def refresh(app: App, key, seen, shown_sample):
 def idle_page() -> tuple:
     off = gr.Button(interactive=False)
     idle = "No run yet on this server: choose a recipe and press Start."
-    return (idle, None, None, None, "", gr.update(visible=False), gr.Button(interactive=True), off, off, off)
+    return (
+        idle,
+        None,
+        None,
+        None,
+        None,
+        None,
+        "",
+        None,
+        "",
+        gr.update(visible=False),
+        gr.Button(interactive=True),
+        off,
+        off,
+        off,
+    )
 
 
 def prompts(run) -> list[str]:
@@ -119,13 +149,37 @@ def strip_picture(app: App, run, index: int, view) -> str:
     return str(shown)
 
 
+def network_view_picture(app: App, run, step: int, view) -> str | None:
+    """What the network saw at `step` (drawn with that step's strip), labelled for the page; None if not drawn."""
+    path = view.network_views.get(step)
+    if path is None:
+        return None
+    shown = Path(app.folders.root) / "train" / f"run{run.number}-view-step{step:06d}.png"
+    if not shown.is_file():
+        shown.parent.mkdir(exist_ok=True)
+        picture(shown.parent, labelled_network_view(path, VIEW_TIMESTEPS), shown.stem)
+    return str(shown)
+
+
+def strip_pictures(app: App, run, index: int, view) -> tuple:
+    """The PICTURES outputs for sample strip `index`: the strip and the network view of its step, labelled."""
+    step = view.samples[index][0]
+    seen = network_view_picture(app, run, step, view)
+    return (
+        strip_picture(app, run, index, view),
+        sample_label(view, index, prompts(run)),
+        seen,
+        network_view_label(view, step, VIEW_TIMESTEPS) if seen else "",
+    )
+
+
 def scrub(app: App, position):
-    """The step slider moved: that sample strip (1 = the first) and its label."""
+    """The step slider moved: that sample strip (1 = the first), the network view of its step, their labels."""
     run = app.training.current
     if run is None or not isinstance(position, (int, float)):
-        return gr.skip(), gr.skip()
+        return (gr.skip(),) * len(PICTURES)
     view = run.view()
     index = int(position) - 1
     if not 0 <= index < len(view.samples):
-        return gr.skip(), gr.skip()
-    return strip_picture(app, run, index, view), sample_label(view, index, prompts(run))
+        return (gr.skip(),) * len(PICTURES)
+    return strip_pictures(app, run, index, view)

@@ -1,8 +1,9 @@
 """The Train tab: start a training run on the server and watch it learn (train_handlers.py does the work).
 
 A recipe and its settings, Start / Pause / Resume / Stop, then the views that a timer refreshes every few
-seconds: the status line (step, loss, learning rate, images/s, time left), the loss and the gradient norm
-against steps, and the sample strip with a slider back through every strip drawn so far.
+seconds: the status line (step, loss, learning rate, images/s, time left), the loss (whole and by noise
+level) and the gradient norm (whole and by block), the sample strip with a slider back through every strip
+drawn so far, and what the network sees at that strip's step.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import gradio as gr
 
 from . import train_handlers as on
 from .state import App, bind
-from .train_views import GRADIENT_COLUMNS, typed
+from .train_views import BLOCK_COLUMNS, GRADIENT_COLUMNS, typed
 
 QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 REFRESH_SECONDS = 2.0
@@ -57,6 +58,16 @@ def train_tab(app: App) -> None:
             height=260,
             elem_id="train-loss",
         )
+        levels = gr.LinePlot(
+            None,
+            x="step",
+            y="loss",
+            color="noise level",
+            title="Loss by noise level (unweighted error; t 0-99 is nearly clean, t 900-999 nearly pure noise)",
+            height=260,
+            elem_id="train-levels",
+        )
+    with gr.Row():
         gradient = gr.LinePlot(
             typed([], GRADIENT_COLUMNS),
             x="step",
@@ -64,6 +75,15 @@ def train_tab(app: App) -> None:
             title="Gradient norm (before clipping)",
             height=260,
             elem_id="train-gradient",
+        )
+        blocks = gr.BarPlot(
+            typed([], BLOCK_COLUMNS),
+            x="block",
+            y="gradient norm",
+            title="Gradient norm by block, newest log (input on the left, output on the right)",
+            x_label_angle=-40,
+            height=260,
+            elem_id="train-blocks",
         )
     sample_note = gr.Markdown("", elem_id="train-sample-note")
     sample = gr.Image(
@@ -76,14 +96,19 @@ def train_tab(app: App) -> None:
     scrubber = gr.Slider(
         1, 2, value=1, step=1, label="Sample strip: move back through the run", visible=False, elem_id="train-scrubber"
     )
+    network_note = gr.Markdown("", elem_id="train-network-note")
+    network_view = gr.Image(
+        format="png", interactive=False, show_label=False, elem_id="train-network-view", elem_classes="pixelated"
+    )
     key, seen = gr.BrowserState(None, storage_key="tiny-diffusion-train-key"), gr.State(None)
 
     recipe.input(bind(on.recipe_settings, app), inputs=recipe, outputs=fields, **QUIET)
     start.click(bind(on.start, app), inputs=[recipe, *fields, key], outputs=[key, note], **QUIET)
     for button, action in ((pause, "pause"), (resume, "resume"), (stop, "stop")):
         button.click(bind(on.control, app, action), inputs=key, outputs=note, **QUIET)
-    refreshed = [status, loss, gradient, sample, sample_note, scrubber, start, pause, resume, stop, seen]
+    pictures = [sample, sample_note, network_view, network_note]
+    refreshed = [status, loss, levels, gradient, blocks, *pictures, scrubber, start, pause, resume, stop, seen]
     refresh = bind(on.refresh, app)
     timer = gr.Timer(REFRESH_SECONDS)
     timer.tick(refresh, inputs=[key, seen, scrubber], outputs=refreshed, **QUIET)
-    scrubber.input(bind(on.scrub, app), inputs=scrubber, outputs=[sample, sample_note], **QUIET)
+    scrubber.input(bind(on.scrub, app), inputs=scrubber, outputs=pictures, **QUIET)

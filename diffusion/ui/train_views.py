@@ -1,7 +1,8 @@
 """What the Train tab shows of a run (training_run.RunView): the status line, the plots' tables, the times.
 
-Plain functions of a view, no Gradio: the loss (raw and smoothed) and the gradient norm as long tables
-for gr.LinePlot, thinned to a few hundred points so that a long run stays quick to draw.
+Plain functions of a view, no Gradio: the loss (raw and smoothed), the loss by noise level and the gradient
+norm as long tables for gr.LinePlot, thinned to a few hundred points so that a long run stays quick to draw,
+and the newest gradient norm of each block for gr.BarPlot.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import time
 
 import pandas as pd
 
-from .text import plural
+from .text import as_text, plural
 from .training_run import BROKEN, FAILED, FINISHED, HALTED, PAUSED, PREPARING, SAVING, TRAINING, RunView
 
 PLOT_POINTS = 400  # at most this many points per line
@@ -38,11 +39,13 @@ def thinned(count: int) -> range:
 
 
 LOSS_COLUMNS, GRADIENT_COLUMNS = ["step", "loss", "series"], ["step", "gradient norm"]
+LEVEL_COLUMNS, BLOCK_COLUMNS = ["step", "loss", "noise level"], ["block", "gradient norm"]
 
 
 def typed(rows: list, columns: list[str]) -> pd.DataFrame:
     """A table whose columns have their types even when it is empty: the plot reads its axes' kinds from them."""
     kinds = {"step": "int64", "loss": "float64", "gradient norm": "float64", "series": "object"}
+    kinds |= {"noise level": "object", "block": "object"}
     return pd.DataFrame(rows, columns=columns).astype({name: kinds[name] for name in columns})
 
 
@@ -60,6 +63,22 @@ def gradient_table(view: RunView) -> pd.DataFrame:
     """The whole model's gradient norm (before clipping) against step."""
     rows = [(view.steps[i], view.grad_norms[i]) for i in thinned(len(view.steps)) if math.isfinite(view.grad_norms[i])]
     return typed(rows, GRADIENT_COLUMNS)
+
+
+def level_table(view: RunView, names: list[str]) -> pd.DataFrame:
+    """The loss by noise level against step: a line per timestep bin (`names`: noise_levels.level_names),
+    each point the mean unweighted error of the images in that bin since the log before."""
+    rows = []
+    for i in thinned(len(view.level_steps)):
+        for name, loss in zip(names, view.level_losses[i], strict=True):
+            if math.isfinite(loss):
+                rows.append((view.level_steps[i], loss, name))
+    return typed(rows, LEVEL_COLUMNS)
+
+
+def block_table(view: RunView) -> pd.DataFrame:
+    """Each block's gradient norm (before clipping) at the newest log, in the network's order."""
+    return typed([(name, norm) for name, norm in view.block_norms if math.isfinite(norm)], BLOCK_COLUMNS)
 
 
 def minutes(seconds: float) -> str:
@@ -97,6 +116,16 @@ def status_line(view: RunView, batch_size: int, owner: bool) -> str:
         parts.append(f"newest checkpoint: step {view.checkpoint_step}")
     line = " · ".join(parts)
     return f"{line}\n\n{view.message}" if view.message else line
+
+
+def network_view_label(view: RunView, step: int, timesteps) -> str:
+    """What the network-view picture shows: which image, which timesteps, which weights."""
+    shown = ", ".join(str(t) for t in timesteps)
+    return (
+        f"What the network sees at step {step}: one training image, captioned “{as_text(view.network_view_caption)}”, "
+        f"noised to t = {shown} (left to right, more noise to the right), given to the EMA weights. Rows: the "
+        "noisy input x_t, the true noise, the noise the network predicts, the clean image it predicts x0."
+    )
 
 
 def sample_label(view: RunView, index: int, prompts: list[str]) -> str:

@@ -1,7 +1,8 @@
 """A training run started from the web page: one per server (the run lock), driven on a thread of its own.
 
 The thread follows the one training loop's events (train.prepare_training, loop.py), exactly as the command
-line does, and writes the same run folder (loss.csv, samples, checkpoints, pipeline/). It outlives the page
+line does, and writes the same run folder (loss.csv, samples, checkpoints, pipeline/), plus what only the page
+shows: each block's gradient norm and the pictures of what the network sees (network_view/). It outlives the page
 that started it: every visitor's page polls `view()` and shows what it finds. Only the browser holding the
 run's key (handed to it at Start) may pause, resume or stop it; everyone else watches. Pausing holds the
 loop between two steps (the generator simply waits); stopping asks the loop to stop, which saves a
@@ -63,6 +64,11 @@ class RunView:
     images_per_s: float = math.nan
     samples: list[tuple[int, Path]] = field(default_factory=list)  # (step, the sample strip's file)
     checkpoint_step: int | None = None  # the newest checkpoint's step
+    level_steps: list[int] = field(default_factory=list)  # one entry per LOG event: its loss by noise level
+    level_losses: list[tuple[float, ...]] = field(default_factory=list)
+    block_norms: tuple[tuple[str, float], ...] = ()  # the newest LOG event's gradient norm of each block
+    network_views: dict[int, Path] = field(default_factory=dict)  # step: what the network sees, drawn with its strip
+    network_view_caption: str = ""
 
     @property
     def step(self) -> int:
@@ -109,7 +115,9 @@ class TrainingRun:
             lists = dict(
                 steps=v.steps, losses=v.losses, smoothed=v.smoothed, grad_norms=v.grad_norms, samples=v.samples
             )
-            return replace(v, **{name: list(values) for name, values in lists.items()})
+            lists |= dict(level_steps=v.level_steps, level_losses=v.level_losses)
+            copied = {name: list(values) for name, values in lists.items()}
+            return replace(v, **copied, network_views=dict(v.network_views))
 
     def pause(self) -> None:
         """Hold the run after the step in flight; the status says "paused" once it holds (_hold_while_paused),
@@ -152,14 +160,17 @@ class TrainingRun:
 
     def _work(self) -> None:
         try:
-            training = prepare_training(self.config, command=f"web page, Train tab, recipe {self.recipe}")
+            command = f"web page, Train tab, recipe {self.recipe}"
+            training = prepare_training(self.config, command=command, watched=True)
             with self._lock:
                 self._training = training
-                self._set(status=SAVING if self._stop_asked else TRAINING, deadline=training.loop.schedule.deadline)
+                status = SAVING if self._stop_asked else TRAINING
+                deadline, caption = training.loop.schedule.deadline, training.network_view_caption
+                self._set(status=status, deadline=deadline, network_view_caption=caption)
                 if self._stop_asked:
                     training.loop.request_stop()
             for event in training.events():
-                training.log(event)
+                training.write_logs(event)
                 self._record(event)
                 if event.kind == STEP:
                     self._hold_while_paused(training)
@@ -183,8 +194,14 @@ class TrainingRun:
                 v.lr = event.lr
             elif event.kind == LOG:  # images/s over the steps since the last log row, as loss.csv has it
                 v.images_per_s = event.images_per_s
+                if event.loss_by_level:
+                    v.level_steps.append(event.step)
+                    v.level_losses.append(event.loss_by_level)
+                v.block_norms = event.block_grad_norms or v.block_norms
             elif event.kind == SAMPLE:
                 v.samples.append((event.step, event.path))
+                if event.network_view is not None:
+                    v.network_views[event.step] = event.network_view
             elif event.kind == CHECKPOINT:
                 v.checkpoint_step = event.step
             elif event.kind == STOP and event.reason == STOPPED:
