@@ -75,15 +75,7 @@ def training_recipes(args) -> dict[str, Path]:
         return {}
     if not given:
         return dict(DEFAULT_RECIPES)
-    recipes = {}
-    for item in given:
-        name, _, path = item.partition("=")
-        if not name.strip() or not path.strip():
-            raise ValueError(f"--train-config {item}: give NAME=CONFIG, e.g. quick=configs/quick.yaml")
-        if not Path(path).is_file():
-            raise ValueError(f"--train-config {item}: {path} does not exist")
-        recipes[name.strip()] = Path(path)
-    return recipes
+    return named_paths(given, "--train-config", "NAME=CONFIG, e.g. quick=configs/quick.yaml", Path.is_file)
 
 
 def other_checkpoints(args) -> dict[str, Path]:
@@ -95,15 +87,20 @@ def other_checkpoints(args) -> dict[str, Path]:
     if not given:
         shipped = Path(args.checkpoint).resolve() == DEFAULT_CHECKPOINT
         return {name: path for name, path in DEFAULT_OTHERS.items() if shipped and path.is_dir()}
-    others = {}
+    return named_paths(given, "--also", "NAME=DIR, e.g. digits=checkpoints/mnist", Path.exists)
+
+
+def named_paths(given: list[str], flag: str, form: str, present) -> dict[str, Path]:
+    """NAME=PATH items of a repeatable flag by name; a malformed item or a missing path is an error."""
+    named = {}
     for item in given:
         name, _, path = item.partition("=")
         if not name.strip() or not path.strip():
-            raise ValueError(f"--also {item}: give NAME=DIR, e.g. digits=checkpoints/mnist")
-        if not Path(path).exists():
-            raise ValueError(f"--also {item}: {path} does not exist")
-        others[name.strip()] = Path(path)
-    return others
+            raise ValueError(f"{flag} {item}: give {form}")
+        if not present(Path(path)):
+            raise ValueError(f"{flag} {item}: {path} does not exist")
+        named[name.strip()] = Path(path)
+    return named
 
 
 def fast_checkpoint(args) -> tuple[Path | None, bool]:

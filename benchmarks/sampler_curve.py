@@ -11,7 +11,7 @@ Per (sampler, steps): 50 images of each plain class prompt and 5 of each free-fo
 all, the same noise seed + i in every row, so rows differ only by the sampler), judged in the reference
 classifier's features against as many real test images of the same classes: Fréchet distance with its
 bootstrap 95% interval, the real-vs-real floor at that size, KID, precision and recall, prompt accuracy;
-the Fréchet distance again in the classifier's conv features (texture that its last layer ignores); each
+the Fréchet distance again in the classifier's texture statistics (fine detail its pooled features ignore); each
 row's Fréchet over the reference row's (--reference, default dpm++:50), paired, in both feature spaces;
 then the seconds for 16 images of one prompt, beside the machine's fp32 matmul GFLOP/s. Rows are
 appended to OUT/rows.jsonl as they finish, so an interrupted run continues where it stopped; the table

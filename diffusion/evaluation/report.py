@@ -60,11 +60,9 @@ def quality_lines(q, texture=None) -> list[str]:
     then the Fréchet distance in the texture statistics, where measured."""
     if q is None:
         return []
-    (low, high), (floor_low, floor_high) = q.frechet_interval, q.frechet_floor_interval
     return [
         f"| Fréchet distance, class and free-form prompts, {q.images} images against as many real ones of the "
-        f"asked-for classes [95% interval] | {_num(q.frechet)} [{_num(low)}, {_num(high)}] | {_num(q.frechet_floor)} "
-        f"[{_num(floor_low)}, {_num(floor_high)}] (two real sets of that size) |",
+        f"asked-for classes [95% interval] | {frechet_cells(q)} (two real sets of that size) |",
         f"| KID × 1000, same images | {_num(q.kid)} | {_num(q.kid_floor)} (two real sets) |",
         f"| precision (fidelity) / recall (coverage), same images | {_pct(q.precision)} / {_pct(q.recall)} | |",
         *texture_lines(texture),
@@ -74,12 +72,19 @@ def quality_lines(q, texture=None) -> list[str]:
 def texture_lines(t) -> list[str]:
     if t is None:
         return []
-    (low, high), (floor_low, floor_high) = t.frechet_interval, t.frechet_floor_interval
     return [
         f"| Fréchet distance in texture statistics (each conv layer's per-channel mean and spread: fine "
-        f"detail), same images [95% interval] | {_num(t.frechet, 3)} [{_num(low, 3)}, {_num(high, 3)}] | "
-        f"{_num(t.frechet_floor, 3)} [{_num(floor_low, 3)}, {_num(floor_high, 3)}] (two real sets) |"
+        f"detail), same images [95% interval] | {frechet_cells(t, 3)} (two real sets) |"
     ]
+
+
+def frechet_cells(q, digits: int = 2) -> str:
+    """ "estimate [low, high] | floor [low, high]": a quality's Fréchet distance and its floor, as two cells."""
+    (low, high), (floor_low, floor_high) = q.frechet_interval, q.frechet_floor_interval
+    return (
+        f"{_num(q.frechet, digits)} [{_num(low, digits)}, {_num(high, digits)}] | {_num(q.frechet_floor, digits)} "
+        f"[{_num(floor_low, digits)}, {_num(floor_high, digits)}]"
+    )
 
 
 def tone_lines(tone: ToneResult | None) -> list[str]:
