@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import io
 import os
-import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -96,8 +95,11 @@ def fetch_image(src: str) -> np.ndarray:
 
 def open_settings(page, selector: str) -> None:
     if not page.locator(selector).is_visible():
-        # The settings accordion of the open tab (a status line may also start with "Settings").
-        page.locator("button:visible").filter(has_text=re.compile(r"^\s*Settings\s*\S?\s*$")).first.click()
+        # The open tab's settings accordion, waited for by its own class: a text match could find Gradio's
+        # footer "Settings" button while the page is still being built.
+        accordion = page.locator(".settings-accordion:visible").first
+        accordion.wait_for(state="visible", timeout=30_000)
+        accordion.locator("button").first.click()
     page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 

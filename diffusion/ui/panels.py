@@ -62,7 +62,7 @@ class Panel:
 def settings_controls(limits: Limits, count: tuple[str, int, int, int, str], prefix: str) -> Controls:
     """Steps, guidance, scheduler, a count and the seed; `count` is (label, minimum, maximum, value, hint)."""
     label, low, high, value, hint = count
-    with gr.Accordion("Settings", open=False):
+    with gr.Accordion("Settings", open=False, elem_classes="settings-accordion"):  # tests find it by this
         with gr.Row():
             steps = gr.Slider(
                 1,
