@@ -118,6 +118,9 @@ def set_number(page, selector: str, value: int) -> None:
     raise AssertionError(f"{selector} did not take the value {value}")
 
 
+SEED_USED = "#seed-used :is(input, textarea)"  # "Seed of the selected image", a read-only text box
+
+
 def status(page, prefix: str = "") -> str:
     return page.locator(f"#{prefix}status").inner_text()
 
@@ -290,7 +293,7 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     seeds = []
     for _ in range(2):  # random stays random: two runs, two seeds
         generate(page)
-        seeds.append(int(page.locator("#seed-used input").input_value()))
+        seeds.append(int(page.locator(SEED_USED).input_value()))
     assert seeds[0] != seeds[1] and page.locator("#seed input").input_value() == "-1"
 
     page.locator("#use-seed").click()  # keep the seed of the selected (first) image
@@ -507,7 +510,7 @@ def test_send_to_sketch_puts_the_selected_result_on_the_canvas(page):
     page.locator("#gallery .thumbnail-item img").nth(1).click()  # the second image: its seed is selected
     second = page.locator("#gallery .caption-label").nth(1).inner_text()
     page.wait_for_function(
-        f"document.querySelector('#seed-used input').value === {second.removeprefix('seed ')!r}", timeout=30_000
+        f"document.querySelector({SEED_USED!r}).value === {second.removeprefix('seed ')!r}", timeout=30_000
     )
     page.keyboard.press("Escape")
     page.locator("#send-to-sketch").click()
@@ -516,3 +519,48 @@ def test_send_to_sketch_puts_the_selected_result_on_the_canvas(page):
     wait_status(page, f"Image with {second}", prefix="sketch-")
     set_number(page, "#sketch-steps", 2)
     run_and_wait(page, page.locator("#sketch-generate").click, prefix="sketch-")  # not refused as empty
+
+
+def test_the_seed_of_the_selected_image_is_empty_before_any_run(page):
+    box = page.locator(SEED_USED)
+    assert box.input_value() == "" and "none yet" in (box.get_attribute("placeholder") or "")
+    set_number(page, "#steps", 2)
+    generate(page)
+    first = page.locator("#gallery .caption-label").first.inner_text().removeprefix("seed ")
+    page.wait_for_function(f"document.querySelector({SEED_USED!r}).value === {first!r}", timeout=30_000)
+
+
+# Records every text the progress bar shows, from before the click on.
+WATCH_PROGRESS = """() => {
+  window.progressTexts = [];
+  const record = () => {
+    const text = document.querySelector('#progress')?.innerText || '';
+    if (text && window.progressTexts.at(-1) !== text) window.progressTexts.push(text);
+  };
+  new MutationObserver(record).observe(document.querySelector('#progress'),
+                                       {subtree: true, childList: true, characterData: true});
+}"""
+
+BESIDE = """() => {
+  const button = document.querySelector('#generate').getBoundingClientRect();
+  const bar = document.querySelector('#progress .run-progress').getBoundingClientRect();
+  return bar.width > 0 && bar.top >= button.bottom - 1 && bar.top - button.bottom < 120
+    && bar.left < button.right && button.left < bar.right;
+}"""
+
+
+def test_a_progress_bar_beside_generate_shows_the_step_and_the_time_left(page):
+    set_number(page, "#steps", 30)  # long enough for several updates
+    page.evaluate(WATCH_PROGRESS)
+    generate(page, timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#progress').innerText.startsWith('Done: 30 steps in')", timeout=30_000
+    )
+    seen = page.evaluate("window.progressTexts")
+    assert seen[0] == "Queued", seen
+    running = [text for text in seen if re.fullmatch(r"Step \d+ of 40 · [\d.]+ s · about [\d.]+ s left", text)]
+    assert running, seen  # the step, the time so far and the time left, measured while it ran
+    steps = [int(text.split()[1]) for text in running]
+    assert steps == sorted(steps), "the steps only go forward"
+    assert page.evaluate(BESIDE), "the bar sits right under the Generate button"
+    assert page.locator("#progress [role=progressbar]").get_attribute("aria-valuenow") == "30"

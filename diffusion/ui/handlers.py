@@ -16,9 +16,10 @@ import gradio as gr
 from ..errors import UserError
 from ..settings import random_seed as new_seed
 from . import history as past
+from . import progress
 from .live import live_run, model_defaults
 from .render import is_blank, sketch_to_input
-from .requests import RANDOM_SEED, check_blend, check_request
+from .requests import RANDOM_SEED, check_blend, check_request, shown_seed
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
 from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text, example_prompts
@@ -148,7 +149,8 @@ def scrub(app: App, run: dict | None, step):
 
 def use_seed(app: App, seed):
     """ "Use this seed": the selected image's seed into the seed box (it stays there until changed)."""
-    return gr.skip() if seed is None else int(seed)
+    seed = shown_seed(seed)
+    return gr.skip() if seed is None else seed
 
 
 def random_seed(app: App):
@@ -264,7 +266,7 @@ def start(app: App, tab: str, request: gr.Request):
     """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on; the
     status says the run waits for its turn until the run itself says more."""
     app.signals.arm(session_key(request, tab))
-    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED
+    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED, progress.queued()
 
 
 def stop(app: App, tab: str, request: gr.Request):

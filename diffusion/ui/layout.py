@@ -21,6 +21,7 @@ from .panels import (
     Panel,
     history_panel,
     model_choice,
+    progress_bar,
     result_details,
     result_panel,
     result_row,
@@ -89,12 +90,14 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+            bar = progress_bar("")
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
     # The live preview right under the prompt, so a run is seen where it was started (on a laptop screen
     # without scrolling, Settings open or not); the choices that are made once go below it.
     panel = result_row("")
+    panel.progress = bar
     choice = model_choice(app)
     shown = gr.Examples([[p] for p in examples], inputs=[prompt], label="Example prompts (click to use)")
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
@@ -153,8 +156,10 @@ def sketch_tab(app: App) -> tuple[gr.ImageEditor, gr.Textbox, Panel]:
             with gr.Row():
                 go = gr.Button("Generate from sketch", variant="primary", elem_id="sketch-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="sketch-stop", interactive=False)
+            bar = progress_bar("sketch-")
     c = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "sketch-")
     panel = result_panel("sketch-")
+    panel.progress = bar
     wire_run(
         app,
         "sketch",
@@ -180,9 +185,11 @@ def blend_tab(app: App) -> None:
         with gr.Column(min_width=160):
             go = gr.Button("Blend", variant="primary", elem_id="blend-generate")
             stop = gr.Button("Stop", variant="stop", elem_id="blend-stop", interactive=False)
+            bar = progress_bar("blend-")
     gr.Examples(INTERPOLATION_EXAMPLES, inputs=[prompt_a, prompt_b], label="Example pairs")
     c = settings_controls(app.limits, ("Frames", 2, MAX_FRAMES, 5, HINTS["frames"]), "blend-")
     panel = result_panel("blend-", images=False, button="Blend")
+    panel.progress = bar
     wire_run(
         app,
         "interpolate",
@@ -198,9 +205,10 @@ def blend_tab(app: App) -> None:
 
 
 def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields) -> None:
-    """Click: Generate off, Stop on and armed, the status "queued" and the preview in view; the run through
-    the shared queue; then the buttons back."""
-    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop, panel.status], js=show(panel), **QUIET)
+    """Click: Generate off, Stop on and armed, the status and the bar "queued" and the preview in view; the
+    run through the shared queue; then the buttons back."""
+    at_click = [go, stop, panel.status, panel.progress]
+    started = gr.on(triggers, bind(on.start, app, tab), outputs=at_click, js=show(panel), **QUIET)
     run = started.then(
         bind(handler, app),
         inputs=inputs,
