@@ -558,7 +558,7 @@ def test_a_progress_bar_beside_generate_shows_the_step_and_the_time_left(page):
     )
     seen = page.evaluate("window.progressTexts")
     assert seen[0] == "Queued", seen
-    running = [text for text in seen if re.fullmatch(r"Step \d+ of 40 · [\d.]+ s · about [\d.]+ s left", text)]
+    running = [text for text in seen if re.fullmatch(r"Step \d+ of 30 · [\d.]+ s · about [\d.]+ s left", text)]
     assert running, seen  # the step, the time so far and the time left, measured while it ran
     steps = [int(text.split()[1]) for text in running]
     assert steps == sorted(steps), "the steps only go forward"
