@@ -24,6 +24,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from diffusion.imageio import read_png_settings
 from diffusion.settings import DEFAULT_STEPS
 from diffusion.ui.live import LIVE_IMAGES
 
@@ -564,3 +565,28 @@ def test_a_progress_bar_beside_generate_shows_the_step_and_the_time_left(page):
     assert steps == sorted(steps), "the steps only go forward"
     assert page.evaluate(BESIDE), "the bar sits right under the Generate button"
     assert page.locator("#progress [role=progressbar]").get_attribute("aria-valuenow") == "30"
+
+
+def picture_settings(src: str) -> dict:
+    """The settings stored in a picture the page shows (the gallery shows the downloadable 8x PNGs)."""
+    with urllib.request.urlopen(src, timeout=30) as response:
+        return read_png_settings(io.BytesIO(response.read()))
+
+
+def test_variations_redraw_the_selected_result_at_the_next_seeds(page):
+    set_number(page, "#steps", 10)
+    set_number(page, "#count", 2)
+    page.locator("#prompt textarea").fill("a dark coat")
+    generate(page)
+    page.locator("#gallery .thumbnail-item img").nth(1).click()  # the second image is the one to vary
+    chosen = int(page.locator("#gallery .caption-label").nth(1).inner_text().removeprefix("seed "))
+    page.wait_for_function(f"document.querySelector({SEED_USED!r}).value === '{chosen}'", timeout=30_000)
+    page.keyboard.press("Escape")
+    run_and_wait(page, page.locator("#variations").click)
+    captions = page.locator("#gallery .caption-label").all_inner_texts()
+    assert captions == [f"seed {chosen + k}" for k in range(1, 5)], captions
+    assert f"4 variations of seed {chosen}" in status(page)
+    settings = picture_settings(page.locator("#gallery img").first.get_attribute("src"))
+    assert settings["prompt"] == "a dark coat" and settings["steps"] == 10 and settings["variation_of"] == chosen
+    assert 0 < settings["strength"] < 1  # drawn from the chosen picture, a little noised
+    assert page.locator("#generate").is_enabled() and page.locator("#stop").is_disabled()

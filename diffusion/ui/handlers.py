@@ -24,6 +24,8 @@ from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
 from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text, example_prompts
 from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
+from .variations import describe as describe_variations
+from .variations import variation_request
 
 
 def session_key(request: gr.Request, tab: str) -> tuple[str, str]:
@@ -125,6 +127,22 @@ def interpolate(app: App, prompt_a, prompt_b, frames, steps, guidance_scale, see
             yield from blend_run(app, checked, stop)
 
     yield from in_status(run(), BLEND_FIELDS)
+
+
+def variations(app: App, tab: str, run, seed, request: gr.Request):
+    """ "Variations": the selected result drawn again from itself at a small strength, same prompt and
+    settings, at the seeds after its own; in the tab's own results, stopped by its own Stop."""
+    fields = TEXT_FIELDS if tab == "generate" else IMAGE_FIELDS
+
+    def work():
+        with stop_signal(app, request, tab) as stop:
+            checked, picture = variation_request(app.limits, run, seed)
+            total = max(1, round(checked.settings.steps * checked.settings.strength))  # noisiest steps skipped
+            kwargs = checked.pipeline_kwargs() | {"image": picture}
+            chosen = app.model(checked.extra.get("model"))
+            yield from images_run(chosen, checked, kwargs, total, stop, made=describe_variations(checked))
+
+    yield from in_status(work(), fields)
 
 
 def show_attention(app: App, run: dict | None, event: gr.SelectData):

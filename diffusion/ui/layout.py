@@ -110,11 +110,12 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
         [go.click, prompt.submit, negative.submit],
         go,
         stop,
-        on.generate,
+        bind(on.generate, app),
         [*inputs, panel.history_runs, choice.model],
         panel,
         TEXT_FIELDS,
     )
+    wire_variations(app, "generate", go, stop, panel, TEXT_FIELDS)
     wire_seed(app, controls, panel)
     wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
@@ -166,11 +167,12 @@ def sketch_tab(app: App) -> tuple[gr.ImageEditor, gr.Textbox, Panel]:
         [go.click, prompt.submit, negative.submit],
         go,
         stop,
-        on.from_sketch,
+        bind(on.from_sketch, app),
         [sketch, prompt, negative, strength, c.steps, c.guidance, c.count, c.seed, c.scheduler],
         panel,
         IMAGE_FIELDS,
     )
+    wire_variations(app, "sketch", go, stop, panel, IMAGE_FIELDS)
     wire_seed(app, c, panel)
     wire_scrubber(app, panel)
     upload.upload(bind(on_sketch.upload_picture, app), inputs=upload, outputs=[sketch, panel.status], **QUIET)
@@ -196,7 +198,7 @@ def blend_tab(app: App) -> None:
         [go.click, prompt_a.submit, prompt_b.submit],
         go,
         stop,
-        on.interpolate,
+        bind(on.interpolate, app),
         [prompt_a, prompt_b, c.count, c.steps, c.guidance, c.seed, c.scheduler],
         panel,
         BLEND_FIELDS,
@@ -204,21 +206,30 @@ def blend_tab(app: App) -> None:
     wire_seed(app, c, panel)
 
 
-def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields) -> None:
+def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields, api_name: str = "") -> None:
     """Click: Generate off, Stop on and armed, the status and the bar "queued" and the preview in view; the
-    run through the shared queue; then the buttons back."""
+    run through the shared queue; then the buttons back. `handler` is bound to the App already; `api_name`:
+    for a second kind of run of a tab."""
     at_click = [go, stop, panel.status, panel.progress]
     started = gr.on(triggers, bind(on.start, app, tab), outputs=at_click, js=show(panel), **QUIET)
     run = started.then(
-        bind(handler, app),
+        handler,
         inputs=inputs,
         outputs=panel.outputs(fields),
-        api_name=tab,
+        api_name=api_name or tab,
         show_progress="hidden",  # the status line says queued, then each step; no guessed waiting time
         concurrency_id="pipeline",  # one queue for all three tabs: --concurrency runs at once in total
     )
     run.then(bind(on.finish, app, tab), outputs=[go, stop], **QUIET)
-    stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+    if not api_name:  # the tab's Stop, wired once
+        stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+
+
+def wire_variations(app: App, tab: str, go, stop, panel: Panel, fields) -> None:
+    """ "Variations": a run of the tab like Generate (same buttons, Stop and results), from the selected result."""
+    handler = bind(on.variations, app, tab)
+    inputs = [panel.run, panel.seed_used]
+    wire_run(app, tab, [panel.variations.click], go, stop, handler, inputs, panel, fields, f"{tab}_variations")
 
 
 def show(panel: Panel) -> str:

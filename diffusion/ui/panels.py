@@ -55,6 +55,7 @@ class Panel:
     bundle: gr.DownloadButton | None = None  # the run's files in one zip
     send: gr.Button | None = None  # the selected result onto the sketch tab's canvas
     progress: gr.HTML | None = None  # the bar beside the run button, made by the tab
+    variations: gr.Button | None = None  # the selected result drawn again, a little changed
 
     def outputs(self, fields: tuple[str, ...]) -> list:
         return [getattr(self, name) for name in fields]
@@ -169,8 +170,9 @@ def result_row(prefix: str, images: bool = True, button: str = "Generate") -> Pa
                 )
                 use_seed = gr.Button("Use this seed", elem_id=f"{prefix}use-seed") if images else None
                 send = gr.Button("Send to Sketch", elem_id=f"{prefix}send-to-sketch") if images else None
+                variations = gr.Button("Variations", elem_id=f"{prefix}variations") if images else None
     panel = Panel(preview, status, seed_used, gallery, None, use_seed, scrubber if images else None)
-    panel.send = send
+    panel.send, panel.variations = send, variations
     return panel
 
 

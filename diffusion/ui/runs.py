@@ -23,15 +23,14 @@ from .updates import Update, cleared, download_all, scrubber_over
 
 
 class Timer:
+    """Seconds since the run began: one clock for the status line and the progress bar."""
+
     def __init__(self):
         self.start = time.perf_counter()
 
     @property
     def seconds(self) -> float:
         return time.perf_counter() - self.start
-
-    def __str__(self) -> str:
-        return f"{self.seconds:.1f} s"
 
 
 def stream_steps(
@@ -68,8 +67,11 @@ def stream_steps(
     return frames, output, shown
 
 
-def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, history: list | None = None):
-    """Text or sketch to images. `history`: the session's past runs, for the text tab; None elsewhere."""
+def images_run(
+    app: App, request: PageRequest, kwargs: dict, total: int, stop, history: list | None = None, made: str = ""
+):
+    """Text or sketch to images. `history`: the session's past runs, for the text tab; None elsewhere.
+    `made`: what the status says was made, when not just "N images"."""
     timer, folder = Timer(), app.folders.new()
     kwargs = kwargs | {"return_attention": True}
     frames, output, preview = yield from stream_steps(app, request, kwargs, total, stop, folder, timer=timer)
@@ -92,10 +94,13 @@ def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, h
         "images": frames[-1].x_t.clamp(-1, 1),
         "seeds": seeds,
         "folder": str(folder),
+        "settings": request.record(),  # for Variations: the same prompt and settings
     }
     count = len(seeds)
     seed_text = f"seed {seeds[0]}" if count == 1 else f"seeds {seeds[0]}–{seeds[-1]}"
-    status = [f"Done in {timer}: {count} image{'s' * (count > 1)}, {seed_text}.", *app.notes(request.prompt)]
+    made = made or f"{count} image{'s' * (count > 1)}"
+    elapsed = timer.seconds  # one time for the status and the bar
+    status = [f"Done in {elapsed:.1f} s: {made}, {seed_text}.", *app.notes(request.prompt)]
     update = Update(
         preview=preview,  # the same file as the last step's: sent again for API callers, never rewritten
         scrubber=scrubber_over(len(frames)),
@@ -107,7 +112,7 @@ def images_run(app: App, request: PageRequest, kwargs: dict, total: int, stop, h
         attention=heatmaps(run, 0),
         run=run,
         status="\n\n".join(status),
-        progress=progress.finished(total, timer.seconds),
+        progress=progress.finished(total, elapsed),
     )
     if history is not None:
         grid = next(path for path in paths if path.endswith("-grid.png"))
@@ -141,12 +146,13 @@ def blend_run(app: App, request: PageRequest, stop):
         (picture(folder, enlarge(image, 8), f"blend-{i}"), f"w = {w:.2f}")
         for i, (image, w) in enumerate(zip(output.images, weights, strict=True))
     ]
+    elapsed = timer.seconds
     yield Update(
         preview=preview,
         seed_used=request.seed,
         gallery=gallery,
         files=paths,
         bundle=download_all(bundle(paths), len(paths)),
-        status=f"Done in {timer}: {len(gallery)} blends from the same noise (seed {request.seed}).",
-        progress=progress.finished(steps, timer.seconds),
+        status=f"Done in {elapsed:.1f} s: {len(gallery)} blends from the same noise (seed {request.seed}).",
+        progress=progress.finished(steps, elapsed),
     )
