@@ -24,7 +24,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from diffusion.imageio import read_png_settings
+from diffusion.imageio import read_png_settings, save_png
 from diffusion.settings import DEFAULT_STEPS
 from diffusion.ui.live import LIVE_IMAGES
 
@@ -590,3 +590,55 @@ def test_variations_redraw_the_selected_result_at_the_next_seeds(page):
     assert settings["prompt"] == "a dark coat" and settings["steps"] == 10 and settings["variation_of"] == chosen
     assert 0 < settings["strength"] < 1  # drawn from the chosen picture, a little noised
     assert page.locator("#generate").is_enabled() and page.locator("#stop").is_disabled()
+
+
+def choose(page, selector: str, option: str) -> None:
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"{selector} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_function(f"document.querySelector('{selector} input').value === {option!r}", timeout=30_000)
+
+
+def test_a_comparison_grid_draws_one_prompt_and_seed_across_a_settings_values(page):
+    page.get_by_role("tab", name="Compare settings").click()
+    page.locator("#compare-x-values textarea").fill("1, 7.5")
+    choose(page, "#compare-y", "Sampler")
+    page.locator("#compare-y-values textarea").fill("ddim, euler")
+    set_number(page, "#compare-steps", 2)
+    run_and_wait(page, page.locator("#compare-generate").click, prefix="compare-", timeout=300_000)
+    said = status(page, "compare-")
+    assert "4 pictures" in said and "columns guidance scale, rows sampler" in said
+    src = page.locator("#compare-gallery img").get_attribute("src")
+    grid = fetch_image(src)
+    assert grid.shape[1] > grid.shape[0] > 2 * 28 * 4, "two rows of two pictures, enlarged, with labels above"
+    settings = picture_settings(src)
+    assert settings["compare"]["column_values"] == ["guidance 1", "guidance 7.5"]
+    assert settings["compare"]["row_values"] == ["ddim", "euler"] and settings["prompt"] == "a dark coat"
+    assert page.locator("#compare-progress").inner_text().startswith("Done: 8 steps")
+
+    page.locator("#compare-x-values textarea").fill("1, 2, 3, 4, 5, 6, 7, 8")  # 24 pictures of 100 steps
+    choose(page, "#compare-y", "Steps")
+    page.locator("#compare-y-values textarea").fill("100, 99, 98")
+    page.locator("#compare-generate").click()
+    wait_status(page, "Error:", prefix="compare-")
+    assert "needs 2,376 denoising steps" in status(page, "compare-") and "at most 1,600" in status(page, "compare-")
+    assert page.locator("#compare-gallery img").count() == 0
+
+
+def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
+    made = tmp_path / "seed77-a-sandal-8x.png"
+    stored = {"prompt": "a sandal", "negative_prompt": "blurry", "steps": 7, "guidance_scale": 4.5, "seed": 77}
+    save_png(PIL.Image.new("L", (224, 224)), made, stored | {"scheduler": "ddim", "checkpoint": "pipeline"})
+    page.locator("#png-settings input[type=file]").set_input_files(str(made))
+    page.wait_for_function("document.querySelector('#prompt textarea').value === 'a sandal'", timeout=60_000)
+    assert page.locator("#negative textarea").input_value() == "blurry"
+    assert "read from seed77-a-sandal-8x.png" in status(page)
+    open_settings(page, "#seed")
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value === '7'", timeout=30_000)
+    assert page.locator("#seed input").input_value() == "77"
+
+    plain = tmp_path / "photo.png"
+    PIL.Image.new("L", (28, 28)).save(plain)
+    page.locator("#png-settings input[type=file]").set_input_files(str(plain))
+    wait_status(page, "Error: photo.png holds no settings", timeout=60_000)
+    assert page.locator("#prompt textarea").input_value() == "a sandal", "the form keeps what it had"

@@ -17,13 +17,15 @@ from ..errors import UserError
 from ..settings import random_seed as new_seed
 from . import history as past
 from . import progress
+from .compare import plan
+from .compare_run import compare_run
 from .live import live_run, model_defaults
 from .render import is_blank, sketch_to_input
 from .requests import RANDOM_SEED, check_blend, check_request, shown_seed
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
 from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text, example_prompts
-from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
+from .updates import BLEND_FIELDS, COMPARE_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
 from .variations import describe as describe_variations
 from .variations import variation_request
 
@@ -143,6 +145,20 @@ def variations(app: App, tab: str, run, seed, request: gr.Request):
             yield from images_run(chosen, checked, kwargs, total, stop, made=describe_variations(checked))
 
     yield from in_status(work(), fields)
+
+
+def compare(
+    app: App, prompt, negative, x, x_values, y, y_values, steps, guidance_scale, scheduler, seed, request: gr.Request
+):
+    """A comparison grid: the prompt at one seed across the values of one or two settings."""
+
+    def run():
+        with stop_signal(app, request, "compare") as stop:
+            base = {"steps": steps, "guidance_scale": guidance_scale, "scheduler": scheduler}
+            grid = plan(app.limits, prompt, negative, seed, base, x, x_values, y, y_values)
+            yield from compare_run(app, grid, stop)
+
+    yield from in_status(run(), COMPARE_FIELDS)
 
 
 def show_attention(app: App, run: dict | None, event: gr.SelectData):

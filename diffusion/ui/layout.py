@@ -1,5 +1,6 @@
-"""The page, top to bottom: a header, three tabs that make pictures, the Train tab (train_tab.py) where the
-server offers training, and a tab that explains them.
+"""The page, top to bottom: a header, four tabs that make pictures (text, sketch, interpolation and the
+comparison grid of compare_tab.py), the Train tab (train_tab.py) where the server offers training, and a
+tab that explains them.
 
 Every button is wired here to a handler of handlers.py, bound to the one `App`. A run is three events:
 at the click (no queue) Generate is disabled, Stop enabled and armed; then the run itself, through the
@@ -16,6 +17,7 @@ from ..saved_pipeline import pipeline_dataset
 from . import handlers as on
 from . import sketch_handlers as on_sketch
 from .canvas import CANVAS, black_canvas
+from .compare_tab import compare_tab
 from .panels import (
     ModelChoice,
     Panel,
@@ -27,6 +29,7 @@ from .panels import (
     result_row,
     settings_controls,
 )
+from .png_settings import settings_from_png
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import (
@@ -40,7 +43,7 @@ from .text import (
     walkthrough,
 )
 from .train_tab import train_tab
-from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
+from .updates import BLEND_FIELDS, COMPARE_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
 
 QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 
@@ -63,6 +66,9 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 sketch = sketch_tab(app)
             with gr.Tab("Interpolate", id="blend"):
                 blend_tab(app)
+            with gr.Tab("Compare settings", id="compare"):
+                panel, inputs, go, stop, triggers = compare_tab(app)
+                wire_run(app, "compare", triggers, go, stop, bind(on.compare, app), inputs, panel, COMPARE_FIELDS)
             if app.training is not None:
                 with gr.Tab("Train", id="train"):
                     train_tab(app)
@@ -100,6 +106,13 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
     panel.progress = bar
     choice = model_choice(app)
     shown = gr.Examples([[p] for p in examples], inputs=[prompt], label="Example prompts (click to use)")
+    png = gr.File(
+        label="Settings from a PNG: drop a picture downloaded from this page here, or click to choose one",
+        file_types=[".png"],
+        type="filepath",
+        height=110,
+        elem_id="png-settings",
+    )
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
     result_details(panel, "")
     history_panel(panel)
@@ -120,6 +133,7 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
     wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
+    png.upload(bind(settings_from_png, app), inputs=png, outputs=restored, **QUIET)
     wire_model_choice(app, negative, controls, choice, shown.dataset)
     wire_live(app, prompt, negative, controls, panel, choice)
     return panel, prompt
@@ -303,4 +317,5 @@ def describe_record(record: dict) -> str:
     if not isinstance(steps, int):
         return ""
     seconds = record.get("wall_time_s")
-    return f", trained {steps:,} steps" + (f" in {seconds / 60:.0f} min" if isinstance(seconds, (int, float)) else "")
+    minutes = f" in {seconds / 60:.0f} min" if isinstance(seconds, (int, float)) else ""
+    return f", trained {steps:,} step{'s' * (steps != 1)}{minutes}"

@@ -18,6 +18,7 @@ RESULT_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshot
 IMAGE_FIELDS = RESULT_FIELDS + ("scrubber", "bundle", "progress")
 TEXT_FIELDS = RESULT_FIELDS + ("history", "history_runs", "scrubber", "bundle", "progress")
 BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "bundle", "progress")
+COMPARE_FIELDS = ("preview", "status", "gallery", "files", "progress")  # the gallery: one picture, the grid
 
 
 @dataclass
