@@ -642,3 +642,20 @@ def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
     page.locator("#png-settings input[type=file]").set_input_files(str(plain))
     wait_status(page, "Error: photo.png holds no settings", timeout=60_000)
     assert page.locator("#prompt textarea").input_value() == "a sandal", "the form keeps what it had"
+
+
+def test_the_words_fit_the_page_one_step_interpolate_and_the_attention_markers(page):
+    assert page.get_by_text("[CLS] and [SEP] are the encoder's start and end markers").count() >= 1
+    set_number(page, "#steps", 1)
+    set_number(page, "#count", 1)
+    generate(page)
+    page.wait_for_function("document.querySelector('#history .caption-label') !== null", timeout=30_000)
+    caption = page.locator("#history .caption-label").first.inner_text()
+    assert "1 step ·" in caption and "1 image ·" in caption, caption
+    assert page.locator("#progress").inner_text().startswith("Done: 1 step in")
+    assert not re.search(r"(?<![\d,.])1 (steps|images)\b", page.locator("body").inner_text())
+
+    page.get_by_role("tab", name="Interpolate").click()
+    assert status(page, "blend-").startswith("Press Blend to start")  # the button is called Blend
+    downloads = page.locator("#blend-files").inner_text()
+    assert "8×" not in downloads and "grid" not in downloads, "no promise of files a blend does not write"
