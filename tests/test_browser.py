@@ -535,7 +535,8 @@ def test_the_seed_of_the_selected_image_is_empty_before_any_run(page):
 WATCH_PROGRESS = """() => {
   window.progressTexts = [];
   const record = () => {
-    const text = document.querySelector('#progress')?.innerText || '';
+    // The bar's own words: Gradio's hidden status tracker in the same block has a timer of its own.
+    const text = document.querySelector('#progress .run-progress-text')?.innerText || '';
     if (text && window.progressTexts.at(-1) !== text) window.progressTexts.push(text);
   };
   new MutationObserver(record).observe(document.querySelector('#progress'),
@@ -555,7 +556,8 @@ def test_a_progress_bar_beside_generate_shows_the_step_and_the_time_left(page):
     page.evaluate(WATCH_PROGRESS)
     generate(page, timeout=300_000)
     page.wait_for_function(
-        "document.querySelector('#progress').innerText.startsWith('Done: 30 steps in')", timeout=30_000
+        "document.querySelector('#progress .run-progress-text').innerText.startsWith('Done: 30 steps in')",
+        timeout=30_000,
     )
     seen = page.evaluate("window.progressTexts")
     assert seen[0] == "Queued", seen
@@ -614,7 +616,7 @@ def test_a_comparison_grid_draws_one_prompt_and_seed_across_a_settings_values(pa
     settings = picture_settings(src)
     assert settings["compare"]["column_values"] == ["guidance 1", "guidance 7.5"]
     assert settings["compare"]["row_values"] == ["ddim", "euler"] and settings["prompt"] == "a dark coat"
-    assert page.locator("#compare-progress").inner_text().startswith("Done: 8 steps")
+    assert page.locator("#compare-progress .run-progress-text").inner_text().startswith("Done: 8 steps")
 
     page.locator("#compare-x-values textarea").fill("1, 2, 3, 4, 5, 6, 7, 8")  # 24 pictures of 100 steps
     choose(page, "#compare-y", "Steps")
@@ -652,7 +654,7 @@ def test_the_words_fit_the_page_one_step_interpolate_and_the_attention_markers(p
     page.wait_for_function("document.querySelector('#history .caption-label') !== null", timeout=30_000)
     caption = page.locator("#history .caption-label").first.inner_text()
     assert "1 step ·" in caption and "1 image ·" in caption, caption
-    assert page.locator("#progress").inner_text().startswith("Done: 1 step in")
+    assert page.locator("#progress .run-progress-text").inner_text().startswith("Done: 1 step in")
     assert not re.search(r"(?<![\d,.])1 (steps|images)\b", page.locator("body").inner_text())
 
     page.get_by_role("tab", name="Interpolate").click()
