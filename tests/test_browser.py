@@ -102,6 +102,11 @@ def open_settings(page, selector: str) -> None:
     page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 
+def close_settings(page) -> None:
+    """Close the open tab's settings accordion, as a visitor leaves it (other labels hold "settings" too)."""
+    page.locator("button:visible").filter(has_text=re.compile(r"^\s*Settings\s*\S?\s*$")).first.click()
+
+
 def set_number(page, selector: str, value: int) -> None:
     """Type a number into a slider's box and wait until the slider itself holds it: a box typed into while
     the accordion's contents are still being set up can lose the number, so it is typed again then."""
@@ -167,7 +172,7 @@ def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
     assert page.locator("#attention img").count() >= 2  # one heatmap per word, plus [CLS] and [SEP]
     assert page.locator("#stop").is_disabled() and page.locator("#generate").is_enabled()
 
-    page.get_by_text("Settings").first.click()  # closed again, so the results are in view
+    close_settings(page)  # closed again, so the results are in view
     page.wait_for_function(
         "Array.from(document.querySelectorAll('#gallery img, #preview img')).every(i => i.complete)",
         timeout=30_000,
@@ -280,7 +285,7 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     set_number(page, "#steps", 2)
     generate(page)
     page.wait_for_function("document.querySelectorAll('#history img').length == 2", timeout=30_000)
-    page.get_by_text("Settings").first.click()  # closed, as a visitor leaves it
+    close_settings(page)  # closed, as a visitor leaves it
     page.locator("#history img").nth(1).click()  # newest first: the first run, "a dark coat", 3 steps
     page.wait_for_function("document.querySelector('#prompt textarea').value == 'a dark coat'", timeout=30_000)
     open_settings(page, "#seed")
@@ -348,7 +353,7 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     default_steps = f"document.querySelector('#steps input[type=number]').value == '{DEFAULT_STEPS}'"
     page.wait_for_function(default_steps, timeout=30_000)
     assert page.locator("#live input").is_disabled() and not page.locator("#live input").is_checked()
-    page.get_by_text("Settings").first.click()
+    close_settings(page)
 
 
 def test_switching_models_keeps_the_negative_prompt_and_locks_the_fast_models_settings(page):
@@ -627,11 +632,18 @@ def test_a_comparison_grid_draws_one_prompt_and_seed_across_a_settings_values(pa
     assert page.locator("#compare-gallery img").count() == 0
 
 
+def drop_png(page, path) -> None:
+    """Give the "Settings from a PNG" box a file, as its file chooser does."""
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator("#png-settings").click()
+    chooser.value.set_files(str(path))
+
+
 def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
     made = tmp_path / "seed77-a-sandal-8x.png"
     stored = {"prompt": "a sandal", "negative_prompt": "blurry", "steps": 7, "guidance_scale": 4.5, "seed": 77}
     save_png(PIL.Image.new("L", (224, 224)), made, stored | {"scheduler": "ddim", "checkpoint": "pipeline"})
-    page.locator("#png-settings input[type=file]").set_input_files(str(made))
+    drop_png(page, made)
     page.wait_for_function("document.querySelector('#prompt textarea').value === 'a sandal'", timeout=60_000)
     assert page.locator("#negative textarea").input_value() == "blurry"
     assert "read from seed77-a-sandal-8x.png" in status(page)
@@ -641,7 +653,7 @@ def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
 
     plain = tmp_path / "photo.png"
     PIL.Image.new("L", (28, 28)).save(plain)
-    page.locator("#png-settings input[type=file]").set_input_files(str(plain))
+    drop_png(page, plain)
     wait_status(page, "Error: photo.png holds no settings", timeout=60_000)
     assert page.locator("#prompt textarea").input_value() == "a sandal", "the form keeps what it had"
 
@@ -659,5 +671,6 @@ def test_the_words_fit_the_page_one_step_interpolate_and_the_attention_markers(p
 
     page.get_by_role("tab", name="Interpolate").click()
     assert status(page, "blend-").startswith("Press Blend to start")  # the button is called Blend
+    page.locator("button:visible").filter(has_text="Each file on its own").first.click()
     downloads = page.locator("#blend-files").inner_text()
     assert "8×" not in downloads and "grid" not in downloads, "no promise of files a blend does not write"

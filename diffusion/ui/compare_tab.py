@@ -34,7 +34,8 @@ def compare_tab(app) -> tuple[Panel, list, gr.Button, gr.Button, list]:
         x_values = gr.Textbox("1, 3, 5, 7.5", label="X values", info=VALUES_HINT, elem_id="compare-x-values")
         y = gr.Dropdown([NO_AXIS, *AXES], value=NO_AXIS, label="Y: the rows vary", elem_id="compare-y")
         y_values = gr.Textbox("", label="Y values", placeholder="e.g. 5, 10, 20", elem_id="compare-y-values")
-    with gr.Accordion("Settings every picture shares (an axis replaces its own)", open=False):
+    with gr.Accordion("Settings", open=False):
+        gr.Markdown("Every picture of the grid shares these; an axis replaces its own setting.")
         with gr.Row():
             steps = gr.Slider(
                 1, app.limits.max_steps, value=DEFAULT_STEPS, step=1, label="Steps", elem_id="compare-steps"

@@ -133,7 +133,7 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
     wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
-    png.upload(bind(settings_from_png, app), inputs=png, outputs=restored, **QUIET)
+    png.upload(bind(settings_from_png, app), inputs=png, outputs=[*restored, png], **QUIET)
     wire_model_choice(app, negative, controls, choice, shown.dataset)
     wire_live(app, prompt, negative, controls, panel, choice)
     return panel, prompt

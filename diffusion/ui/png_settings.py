@@ -20,7 +20,9 @@ from .requests import check_request
 from .state import DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL, App
 from .text import as_text
 
-UNCHANGED = 10  # the outputs: prompt, negative, steps, guidance, images, seed, scheduler, status, model, live
+# The outputs: prompt, negative, steps, guidance, images, seed, scheduler, status, model, live, and the drop
+# box itself, emptied after each file so that the next one can be dropped or chosen.
+UNCHANGED = 11
 
 
 def settings_from_png(app: App, path):
@@ -62,11 +64,11 @@ def settings_from_png(app: App, path):
     steps, guidance, scheduler = sampling_widgets(app, model, s.steps, s.guidance_scale, s.scheduler)
     status = " ".join([f"Settings of “{as_text(s.prompt)}” read from {name}; press Generate to make it again.",
                        *notes(chosen, stored)])  # fmt: skip
-    return s.prompt, negative, steps, guidance, gr.skip(), checked.seed, scheduler, status, model, live
+    return s.prompt, negative, steps, guidance, gr.skip(), checked.seed, scheduler, status, model, live, None
 
 
 def refused(message: str) -> tuple:
-    return (*(gr.skip(),) * 7, message, gr.skip(), gr.skip())
+    return (*(gr.skip(),) * 7, message, gr.skip(), gr.skip(), None)
 
 
 def offered(app: App) -> set[str]:
