@@ -659,7 +659,7 @@ def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
 
 
 def test_the_words_fit_the_page_one_step_interpolate_and_the_attention_markers(page):
-    assert page.get_by_text("[CLS] and [SEP] are the encoder's start and end markers").count() >= 1
+    page.get_by_text("[CLS] and [SEP] are the encoder's start and end markers").first.wait_for(timeout=30_000)
     set_number(page, "#steps", 1)
     set_number(page, "#count", 1)
     generate(page)
