@@ -12,10 +12,13 @@ from __future__ import annotations
 
 import json
 import os
+import textwrap
 from pathlib import Path
 
 import numpy as np
 import PIL.Image
+import PIL.ImageDraw
+import PIL.ImageFont
 import PIL.PngImagePlugin
 import torch
 from torchvision.utils import make_grid
@@ -106,3 +109,33 @@ def image_grid(images: list[PIL.Image.Image], scale: int = 4, nrow: int | None =
     """Greyscale PIL images as one grid picture, drawn like `tensor_grid`."""
     batch = torch.stack([torch.from_numpy(np.array(image.convert("L")))[None] for image in images])
     return tensor_grid(batch.float() / 127.5 - 1, scale, nrow)
+
+
+def labelled_grid(
+    images: list[PIL.Image.Image], columns: list[str], rows: list[str], title: list[str], scale: int = 4
+) -> PIL.Image.Image:
+    """Greyscale images in a grid (`image_grid`, len(columns) to a row) with a label over each column, one
+    before each row (none when `rows` are all empty) and `title` lines on top, so the picture itself says
+    which settings made each cell."""
+    grid = image_grid(images, scale, nrow=len(columns)).convert("RGB")
+    font = PIL.ImageFont.load_default(size=13)
+    line = 18
+    measure = PIL.ImageDraw.Draw(grid)
+    left = max((measure.textlength(row, font=font) for row in rows), default=0)
+    left = int(left) + 12 if left else 0
+    width = max(left + grid.width, 360)
+    wrapped = [part for text in title for part in textwrap.wrap(text, max(20, width // 7)) or [""]]
+    top = line * (len(wrapped) + 1) + 8
+    canvas = PIL.Image.new("RGB", (width, top + grid.height), "white")
+    canvas.paste(grid, (left, top))
+    draw = PIL.ImageDraw.Draw(canvas)
+    for index, text in enumerate(wrapped):
+        draw.text((4, 4 + index * line), text, fill="black", font=font)
+    cell = (images[0].width + 1) * scale  # each picture and the 1-pixel gap before it, enlarged
+    for index, text in enumerate(columns):
+        centre = left + scale + index * cell + images[0].width * scale / 2
+        draw.text((centre, top - 4), text, fill="black", font=font, anchor="md")
+    for index, text in enumerate(rows):
+        centre = top + scale + index * ((images[0].height + 1) * scale) + images[0].height * scale / 2
+        draw.text((left - 6, centre), text, fill="black", font=font, anchor="rm")
+    return canvas

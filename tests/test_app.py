@@ -1,8 +1,9 @@
 """The web app end to end: the real app.py in a subprocess, driven through its API with gradio_client.
 
-/generate returns (preview, status, seed of the selected image, gallery, downloads, snapshots, attention,
-history, the step slider, the zip of the run's files); a request the server refuses returns "**Error:** ..."
-as the status and clears the earlier run's results.
+/generate returns (preview, status, seed of the selected image (as text: empty before a run), gallery,
+downloads, snapshots, attention, history, the step slider, the zip of the run's files, the progress bar's
+HTML); a request the server refuses returns "**Error:** ..." as the status and clears the earlier run's
+results.
 """
 
 from __future__ import annotations
@@ -39,11 +40,12 @@ def pixels(path) -> np.ndarray:
 def test_same_seed_gives_the_same_images(client):
     first = generate(client)
     second = generate(client)
-    preview, status, seed_used, gallery, files, snapshots, attention, history, step_slider, bundle = first
+    preview, status, seed_used, gallery, files, snapshots, attention, history, step_slider, bundle, bar = first
     assert step_slider["value"] == step_slider["maximum"] == 4  # at the last of the 4 steps it moves through
     assert status.startswith("Done") and "seeds 1234–1235" in status
     assert "(class Sneaker" in status  # how the text encoder reads the prompt
-    assert seed_used == 1234
+    assert seed_used == "1234"
+    assert "Done: 4 steps in" in bar and 'aria-valuenow="4"' in bar
     assert [item["caption"] for item in gallery] == ["seed 1234", "seed 1235"]
     for a, b in zip(gallery, second[3], strict=True):
         assert np.array_equal(pixels(a["image"]), pixels(b["image"]))
@@ -116,7 +118,7 @@ def test_status_warns_about_prompts_far_from_the_training_captions_and_colour(cl
 
 def test_random_seed_is_reported(client):
     status, seed_used = generate(client, seed=-1, images=1, steps=2)[1:3]
-    assert 0 <= seed_used < 2**32 and f"seed {seed_used}" in status
+    assert 0 <= int(seed_used) < 2**32 and f"seed {seed_used}" in status
 
 
 def test_sessions_do_not_share_results(client):
@@ -125,17 +127,17 @@ def test_sessions_do_not_share_results(client):
         a = pool.submit(generate, client, "a bag", seed=1, images=1, steps=3)
         b = pool.submit(generate, other, "a coat", seed=2, images=1, steps=3)
         a, b = a.result(), b.result()
-    assert a[2] == 1 and b[2] == 2
+    assert a[2] == "1" and b[2] == "2"
     assert read_png_settings(a[4][0])["prompt"] == "a bag" and read_png_settings(b[4][0])["prompt"] == "a coat"
     assert [x["caption"].split(" · ")[0] for x in b[6]][:2] == ["a", "coat"]
     assert [run["caption"].split(" · ")[0] for run in b[7]] == ["“a coat”"]  # each session its own history
 
 
 def test_interpolation_strip(client):
-    preview, status, seed_used, gallery, files, *_ = client.predict(  # then the run's zip
+    preview, status, seed_used, gallery, files, bundle, bar = client.predict(
         "a sneaker", "an ankle boot", 3, 3, 3.0, 7, "ddim", api_name="/interpolate"
     )
-    assert status.startswith("Done") and seed_used == 7
+    assert status.startswith("Done") and seed_used == "7" and "Done: 3 steps" in bar
     assert [item["caption"] for item in gallery] == ["w = 0.00", "w = 0.50", "w = 1.00"]
     assert not np.array_equal(pixels(gallery[0]["image"]), pixels(gallery[2]["image"]))
     blends = [read_png_settings(f)["blend"] for f in files if f.endswith(".png")]

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 import shutil
 import urllib.request
 from pathlib import Path
@@ -23,6 +24,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
+from diffusion.imageio import read_png_settings, save_png
 from diffusion.settings import DEFAULT_STEPS
 from diffusion.ui.live import LIVE_IMAGES
 
@@ -103,6 +105,11 @@ def open_settings(page, selector: str) -> None:
     page.locator(f"{selector} input").first.wait_for(state="visible", timeout=30_000)
 
 
+def close_settings(page) -> None:
+    """Close the open tab's settings accordion, as a visitor leaves it: found by its class, as above."""
+    page.locator(".settings-accordion:visible").first.locator("button").first.click()
+
+
 def set_number(page, selector: str, value: int) -> None:
     """Type a number into a slider's box and wait until the slider itself holds it: a box typed into while
     the accordion's contents are still being set up can lose the number, so it is typed again then."""
@@ -118,6 +125,9 @@ def set_number(page, selector: str, value: int) -> None:
         except playwright.TimeoutError:
             continue
     raise AssertionError(f"{selector} did not take the value {value}")
+
+
+SEED_USED = "#seed-used :is(input, textarea)"  # "Seed of the selected image", a read-only text box
 
 
 def status(page, prefix: str = "") -> str:
@@ -165,7 +175,7 @@ def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
     assert page.locator("#attention img").count() >= 2  # one heatmap per word, plus [CLS] and [SEP]
     assert page.locator("#stop").is_disabled() and page.locator("#generate").is_enabled()
 
-    page.get_by_text("Settings").first.click()  # closed again, so the results are in view
+    close_settings(page)  # closed again, so the results are in view
     page.wait_for_function(
         "Array.from(document.querySelectorAll('#gallery img, #preview img')).every(i => i.complete)",
         timeout=30_000,
@@ -278,7 +288,7 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     set_number(page, "#steps", 2)
     generate(page)
     page.wait_for_function("document.querySelectorAll('#history img').length == 2", timeout=30_000)
-    page.get_by_text("Settings").first.click()  # closed, as a visitor leaves it
+    close_settings(page)  # closed, as a visitor leaves it
     page.locator("#history img").nth(1).click()  # newest first: the first run, "a dark coat", 3 steps
     page.wait_for_function("document.querySelector('#prompt textarea').value == 'a dark coat'", timeout=30_000)
     open_settings(page, "#seed")
@@ -292,7 +302,7 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     seeds = []
     for _ in range(2):  # random stays random: two runs, two seeds
         generate(page)
-        seeds.append(int(page.locator("#seed-used input").input_value()))
+        seeds.append(int(page.locator(SEED_USED).input_value()))
     assert seeds[0] != seeds[1] and page.locator("#seed input").input_value() == "-1"
 
     page.locator("#use-seed").click()  # keep the seed of the selected (first) image
@@ -346,7 +356,7 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     default_steps = f"document.querySelector('#steps input[type=number]').value == '{DEFAULT_STEPS}'"
     page.wait_for_function(default_steps, timeout=30_000)
     assert page.locator("#live input").is_disabled() and not page.locator("#live input").is_checked()
-    page.get_by_text("Settings").first.click()
+    close_settings(page)
 
 
 def test_switching_models_keeps_the_negative_prompt_and_locks_the_fast_models_settings(page):
@@ -509,7 +519,7 @@ def test_send_to_sketch_puts_the_selected_result_on_the_canvas(page):
     page.locator("#gallery .thumbnail-item img").nth(1).click()  # the second image: its seed is selected
     second = page.locator("#gallery .caption-label").nth(1).inner_text()
     page.wait_for_function(
-        f"document.querySelector('#seed-used input').value === {second.removeprefix('seed ')!r}", timeout=30_000
+        f"document.querySelector({SEED_USED!r}).value === {second.removeprefix('seed ')!r}", timeout=30_000
     )
     page.keyboard.press("Escape")
     page.locator("#send-to-sketch").click()
@@ -518,3 +528,152 @@ def test_send_to_sketch_puts_the_selected_result_on_the_canvas(page):
     wait_status(page, f"Image with {second}", prefix="sketch-")
     set_number(page, "#sketch-steps", 2)
     run_and_wait(page, page.locator("#sketch-generate").click, prefix="sketch-")  # not refused as empty
+
+
+def test_the_seed_of_the_selected_image_is_empty_before_any_run(page):
+    box = page.locator(SEED_USED)
+    assert box.input_value() == "" and "none yet" in (box.get_attribute("placeholder") or "")
+    set_number(page, "#steps", 2)
+    generate(page)
+    first = page.locator("#gallery .caption-label").first.inner_text().removeprefix("seed ")
+    page.wait_for_function(f"document.querySelector({SEED_USED!r}).value === {first!r}", timeout=30_000)
+
+
+# Records every text the progress bar shows, from before the click on.
+WATCH_PROGRESS = """() => {
+  window.progressTexts = [];
+  const record = () => {
+    // The bar's own words: Gradio's hidden status tracker in the same block has a timer of its own.
+    const text = document.querySelector('#progress .run-progress-text')?.innerText || '';
+    if (text && window.progressTexts.at(-1) !== text) window.progressTexts.push(text);
+  };
+  new MutationObserver(record).observe(document.querySelector('#progress'),
+                                       {subtree: true, childList: true, characterData: true});
+}"""
+
+BESIDE = """() => {
+  const button = document.querySelector('#generate').getBoundingClientRect();
+  const bar = document.querySelector('#progress .run-progress').getBoundingClientRect();
+  return bar.width > 0 && bar.top >= button.bottom - 1 && bar.top - button.bottom < 120
+    && bar.left < button.right && button.left < bar.right;
+}"""
+
+
+def test_a_progress_bar_beside_generate_shows_the_step_and_the_time_left(page):
+    set_number(page, "#steps", 30)  # long enough for several updates
+    page.evaluate(WATCH_PROGRESS)
+    generate(page, timeout=300_000)
+    page.wait_for_function(
+        "document.querySelector('#progress .run-progress-text').innerText.startsWith('Done: 30 steps in')",
+        timeout=30_000,
+    )
+    seen = page.evaluate("window.progressTexts")
+    assert seen[0] == "Queued", seen
+    running = [text for text in seen if re.fullmatch(r"Step \d+ of 30 · [\d.]+ s · about [\d.]+ s left", text)]
+    assert running, seen  # the step, the time so far and the time left, measured while it ran
+    steps = [int(text.split()[1]) for text in running]
+    assert steps == sorted(steps), "the steps only go forward"
+    assert page.evaluate(BESIDE), "the bar sits right under the Generate button"
+    assert page.locator("#progress [role=progressbar]").get_attribute("aria-valuenow") == "30"
+
+
+def picture_settings(src: str) -> dict:
+    """The settings stored in a picture the page shows (the gallery shows the downloadable 8x PNGs)."""
+    with urllib.request.urlopen(src, timeout=30) as response:
+        return read_png_settings(io.BytesIO(response.read()))
+
+
+def test_variations_redraw_the_selected_result_at_the_next_seeds(page):
+    set_number(page, "#steps", 10)
+    set_number(page, "#count", 2)
+    page.locator("#prompt textarea").fill("a dark coat")
+    generate(page)
+    page.locator("#gallery .thumbnail-item img").nth(1).click()  # the second image is the one to vary
+    chosen = int(page.locator("#gallery .caption-label").nth(1).inner_text().removeprefix("seed "))
+    page.wait_for_function(f"document.querySelector({SEED_USED!r}).value === '{chosen}'", timeout=30_000)
+    page.keyboard.press("Escape")
+    run_and_wait(page, page.locator("#variations").click)
+    captions = page.locator("#gallery .caption-label").all_inner_texts()
+    assert captions == [f"seed {chosen + k}" for k in range(1, 5)], captions
+    assert f"4 variations of seed {chosen}" in status(page)
+    settings = picture_settings(page.locator("#gallery img").first.get_attribute("src"))
+    assert settings["prompt"] == "a dark coat" and settings["steps"] == 10 and settings["variation_of"] == chosen
+    assert 0 < settings["strength"] < 1  # drawn from the chosen picture, a little noised
+    assert page.locator("#generate").is_enabled() and page.locator("#stop").is_disabled()
+
+
+def choose(page, selector: str, option: str) -> None:
+    """Pick `option` in a Gradio dropdown."""
+    page.locator(f"{selector} input").click()
+    page.get_by_role("option", name=option, exact=True).click()
+    page.wait_for_function(f"document.querySelector('{selector} input').value === {option!r}", timeout=30_000)
+
+
+def test_a_comparison_grid_draws_one_prompt_and_seed_across_a_settings_values(page):
+    page.get_by_role("tab", name="Compare settings").click()
+    page.locator("#compare-x-values textarea").fill("1, 7.5")
+    choose(page, "#compare-y", "Sampler")
+    page.locator("#compare-y-values textarea").fill("ddim, euler")
+    set_number(page, "#compare-steps", 2)
+    run_and_wait(page, page.locator("#compare-generate").click, prefix="compare-", timeout=300_000)
+    said = status(page, "compare-")
+    assert "4 pictures" in said and "columns guidance scale, rows sampler" in said
+    src = page.locator("#compare-gallery img").get_attribute("src")
+    grid = fetch_image(src)
+    assert grid.shape[1] > grid.shape[0] > 2 * 28 * 4, "two rows of two pictures, enlarged, with labels above"
+    settings = picture_settings(src)
+    assert settings["compare"]["column_values"] == ["guidance 1", "guidance 7.5"]
+    assert settings["compare"]["row_values"] == ["ddim", "euler"] and settings["prompt"] == "a dark coat"
+    assert page.locator("#compare-progress .run-progress-text").inner_text().startswith("Done: 8 steps")
+
+    page.locator("#compare-x-values textarea").fill("1, 2, 3, 4, 5, 6, 7, 8")  # 24 pictures of 100 steps
+    choose(page, "#compare-y", "Steps")
+    page.locator("#compare-y-values textarea").fill("100, 99, 98")
+    page.locator("#compare-generate").click()
+    wait_status(page, "Error:", prefix="compare-")
+    assert "needs 2,376 denoising steps" in status(page, "compare-") and "at most 1,600" in status(page, "compare-")
+    assert page.locator("#compare-gallery img").count() == 0
+
+
+def drop_png(page, path) -> None:
+    """Give the "Settings from a PNG" box a file, as its file chooser does."""
+    with page.expect_file_chooser(timeout=30_000) as chooser:
+        page.locator("#png-settings").click()
+    chooser.value.set_files(str(path))
+
+
+def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
+    made = tmp_path / "seed77-a-sandal-8x.png"
+    stored = {"prompt": "a sandal", "negative_prompt": "blurry", "steps": 7, "guidance_scale": 4.5, "seed": 77}
+    save_png(PIL.Image.new("L", (224, 224)), made, stored | {"scheduler": "ddim", "checkpoint": "pipeline"})
+    drop_png(page, made)
+    page.wait_for_function("document.querySelector('#prompt textarea').value === 'a sandal'", timeout=60_000)
+    assert page.locator("#negative textarea").input_value() == "blurry"
+    assert "read from seed77-a-sandal-8x.png" in status(page)
+    open_settings(page, "#seed")
+    page.wait_for_function("document.querySelector('#steps input[type=number]').value === '7'", timeout=30_000)
+    assert page.locator("#seed input").input_value() == "77"
+
+    plain = tmp_path / "photo.png"
+    PIL.Image.new("L", (28, 28)).save(plain)
+    drop_png(page, plain)
+    wait_status(page, "Error: photo.png holds no settings", timeout=60_000)
+    assert page.locator("#prompt textarea").input_value() == "a sandal", "the form keeps what it had"
+
+
+def test_the_words_fit_the_page_one_step_interpolate_and_the_attention_markers(page):
+    page.get_by_text("[CLS] and [SEP] are the encoder's start and end markers").first.wait_for(timeout=30_000)
+    set_number(page, "#steps", 1)
+    set_number(page, "#count", 1)
+    generate(page)
+    page.wait_for_function("document.querySelector('#history .caption-label') !== null", timeout=30_000)
+    caption = page.locator("#history .caption-label").first.inner_text()
+    assert "1 step ·" in caption and "1 image ·" in caption, caption
+    assert page.locator("#progress .run-progress-text").inner_text().startswith("Done: 1 step in")
+    assert not re.search(r"(?<![\d,.])1 (steps|images)\b", page.locator("body").inner_text())
+
+    page.get_by_role("tab", name="Interpolate").click()
+    assert status(page, "blend-").startswith("Press Blend to start")  # the button is called Blend
+    page.locator("button:visible").filter(has_text="Each file on its own").first.click()
+    downloads = page.locator("#blend-files").inner_text()
+    assert "8×" not in downloads and "grid" not in downloads, "no promise of files a blend does not write"

@@ -16,13 +16,18 @@ import gradio as gr
 from ..errors import UserError
 from ..settings import random_seed as new_seed
 from . import history as past
+from . import progress
+from .compare import plan
+from .compare_run import compare_run
 from .live import live_run, model_defaults
 from .render import is_blank, sketch_to_input
-from .requests import RANDOM_SEED, check_blend, check_request
+from .requests import RANDOM_SEED, check_blend, check_request, shown_seed
 from .runs import blend_run, heatmaps, images_run
 from .state import DEFAULT_MODEL, FAST_MODEL, App
 from .text import FAST_SETTINGS_NOTE, HINTS, QUEUED, as_text, example_prompts
-from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
+from .updates import BLEND_FIELDS, COMPARE_FIELDS, IMAGE_FIELDS, TEXT_FIELDS, failed
+from .variations import describe as describe_variations
+from .variations import variation_request
 
 
 def session_key(request: gr.Request, tab: str) -> tuple[str, str]:
@@ -126,6 +131,36 @@ def interpolate(app: App, prompt_a, prompt_b, frames, steps, guidance_scale, see
     yield from in_status(run(), BLEND_FIELDS)
 
 
+def variations(app: App, tab: str, run, seed, request: gr.Request):
+    """ "Variations": the selected result drawn again from itself at a small strength, same prompt and
+    settings, at the seeds after its own; in the tab's own results, stopped by its own Stop."""
+    fields = TEXT_FIELDS if tab == "generate" else IMAGE_FIELDS
+
+    def work():
+        with stop_signal(app, request, tab) as stop:
+            checked, picture = variation_request(app.limits, run, seed)
+            total = max(1, round(checked.settings.steps * checked.settings.strength))  # noisiest steps skipped
+            kwargs = checked.pipeline_kwargs() | {"image": picture}
+            chosen = app.model(checked.extra.get("model"))
+            yield from images_run(chosen, checked, kwargs, total, stop, made=describe_variations(checked))
+
+    yield from in_status(work(), fields)
+
+
+def compare(
+    app: App, prompt, negative, x, x_values, y, y_values, steps, guidance_scale, scheduler, seed, request: gr.Request
+):
+    """A comparison grid: the prompt at one seed across the values of one or two settings."""
+
+    def run():
+        with stop_signal(app, request, "compare") as stop:
+            base = {"steps": steps, "guidance_scale": guidance_scale, "scheduler": scheduler}
+            grid = plan(app.limits, prompt, negative, seed, base, x, x_values, y, y_values)
+            yield from compare_run(app, grid, stop)
+
+    yield from in_status(run(), COMPARE_FIELDS)
+
+
 def show_attention(app: App, run: dict | None, event: gr.SelectData):
     """A result was clicked: its attention maps, and its seed in "Seed of the selected image". Live
     pictures have no maps: only the seed."""
@@ -148,7 +183,8 @@ def scrub(app: App, run: dict | None, step):
 
 def use_seed(app: App, seed):
     """ "Use this seed": the selected image's seed into the seed box (it stays there until changed)."""
-    return gr.skip() if seed is None else int(seed)
+    seed = shown_seed(seed)
+    return gr.skip() if seed is None else seed
 
 
 def random_seed(app: App):
@@ -264,7 +300,7 @@ def start(app: App, tab: str, request: gr.Request):
     """At the click, before the run waits in the queue: arm the tab's Stop; Generate off, Stop on; the
     status says the run waits for its turn until the run itself says more."""
     app.signals.arm(session_key(request, tab))
-    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED
+    return gr.Button(interactive=False), gr.Button(interactive=True), QUEUED, progress.queued()
 
 
 def stop(app: App, tab: str, request: gr.Request):

@@ -1,5 +1,6 @@
-"""The page, top to bottom: a header, three tabs that make pictures, the Train tab (train_tab.py) where the
-server offers training, and a tab that explains them.
+"""The page, top to bottom: a header, four tabs that make pictures (text, sketch, interpolation and the
+comparison grid of compare_tab.py), the Train tab (train_tab.py) where the server offers training, and a
+tab that explains them.
 
 Every button is wired here to a handler of handlers.py, bound to the one `App`. A run is three events:
 at the click (no queue) Generate is disabled, Stop enabled and armed; then the run itself, through the
@@ -16,16 +17,19 @@ from ..saved_pipeline import pipeline_dataset
 from . import handlers as on
 from . import sketch_handlers as on_sketch
 from .canvas import CANVAS, black_canvas
+from .compare_tab import compare_tab
 from .panels import (
     ModelChoice,
     Panel,
     history_panel,
     model_choice,
+    progress_bar,
     result_details,
     result_panel,
     result_row,
     settings_controls,
 )
+from .png_settings import settings_from_png
 from .requests import MAX_FRAMES
 from .state import App, bind
 from .text import (
@@ -39,7 +43,7 @@ from .text import (
     walkthrough,
 )
 from .train_tab import train_tab
-from .updates import BLEND_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
+from .updates import BLEND_FIELDS, COMPARE_FIELDS, IMAGE_FIELDS, TEXT_FIELDS
 
 QUIET = {"queue": False, "api_visibility": "private", "show_progress": "hidden"}
 
@@ -62,6 +66,9 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 sketch = sketch_tab(app)
             with gr.Tab("Interpolate", id="blend"):
                 blend_tab(app)
+            with gr.Tab("Compare settings", id="compare"):
+                panel, inputs, go, stop, triggers = compare_tab(app)
+                wire_run(app, "compare", triggers, go, stop, bind(on.compare, app), inputs, panel, COMPARE_FIELDS)
             if app.training is not None:
                 with gr.Tab("Train", id="train"):
                     train_tab(app)
@@ -89,14 +96,23 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
         with gr.Column(scale=1, min_width=160):
             go = gr.Button("Generate", variant="primary", elem_id="generate")
             stop = gr.Button("Stop", variant="stop", elem_id="stop", interactive=False)
+            bar = progress_bar("")
     negative = gr.Textbox(
         label="Negative prompt", placeholder="(none)", info=HINTS["negative"], max_lines=2, elem_id="negative"
     )
     # The live preview right under the prompt, so a run is seen where it was started (on a laptop screen
     # without scrolling, Settings open or not); the choices that are made once go below it.
     panel = result_row("")
+    panel.progress = bar
     choice = model_choice(app)
     shown = gr.Examples([[p] for p in examples], inputs=[prompt], label="Example prompts (click to use)")
+    png = gr.File(
+        label="Settings from a PNG: drop a picture downloaded from this page here, or click to choose one",
+        file_types=[".png"],
+        type="filepath",
+        height=110,
+        elem_id="png-settings",
+    )
     controls = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "")
     result_details(panel, "")
     history_panel(panel)
@@ -107,15 +123,17 @@ def text_tab(app: App) -> tuple[Panel, gr.Textbox]:
         [go.click, prompt.submit, negative.submit],
         go,
         stop,
-        on.generate,
+        bind(on.generate, app),
         [*inputs, panel.history_runs, choice.model],
         panel,
         TEXT_FIELDS,
     )
+    wire_variations(app, "generate", go, stop, panel, TEXT_FIELDS)
     wire_seed(app, controls, panel)
     wire_scrubber(app, panel)
     restored = [*inputs, panel.status, choice.model, choice.live]
     panel.history.select(bind(on.restore, app), inputs=panel.history_runs, outputs=restored, **QUIET)
+    png.upload(bind(settings_from_png, app), inputs=png, outputs=[*restored, png], **QUIET)
     wire_model_choice(app, negative, controls, choice, shown.dataset)
     wire_live(app, prompt, negative, controls, panel, choice)
     return panel, prompt
@@ -153,19 +171,22 @@ def sketch_tab(app: App) -> tuple[gr.ImageEditor, gr.Textbox, Panel]:
             with gr.Row():
                 go = gr.Button("Generate from sketch", variant="primary", elem_id="sketch-generate")
                 stop = gr.Button("Stop", variant="stop", elem_id="sketch-stop", interactive=False)
+            bar = progress_bar("sketch-")
     c = settings_controls(app.limits, ("Images", 1, app.limits.max_images, 4, HINTS["images"]), "sketch-")
     panel = result_panel("sketch-")
+    panel.progress = bar
     wire_run(
         app,
         "sketch",
         [go.click, prompt.submit, negative.submit],
         go,
         stop,
-        on.from_sketch,
+        bind(on.from_sketch, app),
         [sketch, prompt, negative, strength, c.steps, c.guidance, c.count, c.seed, c.scheduler],
         panel,
         IMAGE_FIELDS,
     )
+    wire_variations(app, "sketch", go, stop, panel, IMAGE_FIELDS)
     wire_seed(app, c, panel)
     wire_scrubber(app, panel)
     upload.upload(bind(on_sketch.upload_picture, app), inputs=upload, outputs=[sketch, panel.status], **QUIET)
@@ -180,16 +201,18 @@ def blend_tab(app: App) -> None:
         with gr.Column(min_width=160):
             go = gr.Button("Blend", variant="primary", elem_id="blend-generate")
             stop = gr.Button("Stop", variant="stop", elem_id="blend-stop", interactive=False)
+            bar = progress_bar("blend-")
     gr.Examples(INTERPOLATION_EXAMPLES, inputs=[prompt_a, prompt_b], label="Example pairs")
     c = settings_controls(app.limits, ("Frames", 2, MAX_FRAMES, 5, HINTS["frames"]), "blend-")
     panel = result_panel("blend-", images=False, button="Blend")
+    panel.progress = bar
     wire_run(
         app,
         "interpolate",
         [go.click, prompt_a.submit, prompt_b.submit],
         go,
         stop,
-        on.interpolate,
+        bind(on.interpolate, app),
         [prompt_a, prompt_b, c.count, c.steps, c.guidance, c.seed, c.scheduler],
         panel,
         BLEND_FIELDS,
@@ -197,20 +220,30 @@ def blend_tab(app: App) -> None:
     wire_seed(app, c, panel)
 
 
-def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields) -> None:
-    """Click: Generate off, Stop on and armed, the status "queued" and the preview in view; the run through
-    the shared queue; then the buttons back."""
-    started = gr.on(triggers, bind(on.start, app, tab), outputs=[go, stop, panel.status], js=show(panel), **QUIET)
+def wire_run(app: App, tab: str, triggers, go, stop, handler, inputs, panel: Panel, fields, api_name: str = "") -> None:
+    """Click: Generate off, Stop on and armed, the status and the bar "queued" and the preview in view; the
+    run through the shared queue; then the buttons back. `handler` is bound to the App already; `api_name`:
+    for a second kind of run of a tab."""
+    at_click = [go, stop, panel.status, panel.progress]
+    started = gr.on(triggers, bind(on.start, app, tab), outputs=at_click, js=show(panel), **QUIET)
     run = started.then(
-        bind(handler, app),
+        handler,
         inputs=inputs,
         outputs=panel.outputs(fields),
-        api_name=tab,
+        api_name=api_name or tab,
         show_progress="hidden",  # the status line says queued, then each step; no guessed waiting time
         concurrency_id="pipeline",  # one queue for all three tabs: --concurrency runs at once in total
     )
     run.then(bind(on.finish, app, tab), outputs=[go, stop], **QUIET)
-    stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+    if not api_name:  # the tab's Stop, wired once
+        stop.click(bind(on.stop, app, tab), outputs=stop, **QUIET)
+
+
+def wire_variations(app: App, tab: str, go, stop, panel: Panel, fields) -> None:
+    """ "Variations": a run of the tab like Generate (same buttons, Stop and results), from the selected result."""
+    handler = bind(on.variations, app, tab)
+    inputs = [panel.run, panel.seed_used]
+    wire_run(app, tab, [panel.variations.click], go, stop, handler, inputs, panel, fields, f"{tab}_variations")
 
 
 def show(panel: Panel) -> str:
@@ -284,4 +317,5 @@ def describe_record(record: dict) -> str:
     if not isinstance(steps, int):
         return ""
     seconds = record.get("wall_time_s")
-    return f", trained {steps:,} steps" + (f" in {seconds / 60:.0f} min" if isinstance(seconds, (int, float)) else "")
+    minutes = f" in {seconds / 60:.0f} min" if isinstance(seconds, (int, float)) else ""
+    return f", trained {steps:,} step{'s' * (steps != 1)}{minutes}"

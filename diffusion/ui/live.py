@@ -72,6 +72,7 @@ def live_run(app: App, prompt, seed, current=None):
             attention=None,
             scrubber=hidden(),
             bundle=hidden(),
+            progress="",
         )
         return
     steps, guidance, scheduler = model_defaults(app.pipe)
@@ -126,6 +127,7 @@ def live_page(app: App, drawn: Drawn) -> Update:
         gallery=gallery,
         files=None,
         bundle=hidden(),  # Live writes no downloads
+        progress="",  # nor keeps a Generate run's bar: these pictures are not that run's
         snapshots=None,
         attention=None,
         run={"maps": None, "tokens": [], "seeds": seeds},  # a click on a picture shows its seed

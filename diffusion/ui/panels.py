@@ -41,7 +41,7 @@ class Controls:
 class Panel:
     preview: gr.Image
     status: gr.Markdown
-    seed_used: gr.Number
+    seed_used: gr.Textbox
     gallery: gr.Gallery
     files: gr.File | None  # made by result_details, below what a tab may put after the results row
     use_seed: gr.Button | None = None
@@ -54,6 +54,8 @@ class Panel:
     history_runs: gr.State | None = None
     bundle: gr.DownloadButton | None = None  # the run's files in one zip
     send: gr.Button | None = None  # the selected result onto the sketch tab's canvas
+    progress: gr.HTML | None = None  # the bar beside the run button, made by the tab
+    variations: gr.Button | None = None  # the selected result drawn again, a little changed
 
     def outputs(self, fields: tuple[str, ...]) -> list:
         return [getattr(self, name) for name in fields]
@@ -158,17 +160,25 @@ def result_row(prefix: str, images: bool = True, button: str = "Generate") -> Pa
                 elem_classes=["pixelated", "whole-gallery"],
             )
             with gr.Row(equal_height=True):
-                seed_used = gr.Number(
+                # Text, not a number box: before any run it is empty rather than 0, a seed no run has used.
+                seed_used = gr.Textbox(
                     label="Seed of the selected image" if images else "Seed used",
+                    placeholder="none yet: no picture made",
                     interactive=False,
-                    precision=0,
+                    max_lines=1,
                     elem_id=f"{prefix}seed-used",
                 )
                 use_seed = gr.Button("Use this seed", elem_id=f"{prefix}use-seed") if images else None
                 send = gr.Button("Send to Sketch", elem_id=f"{prefix}send-to-sketch") if images else None
+                variations = gr.Button("Variations", elem_id=f"{prefix}variations") if images else None
     panel = Panel(preview, status, seed_used, gallery, None, use_seed, scrubber if images else None)
-    panel.send = send
+    panel.send, panel.variations = send, variations
     return panel
+
+
+def progress_bar(prefix: str) -> gr.HTML:
+    """The bar beside a run button: empty until a run starts (progress.py fills it)."""
+    return gr.HTML("", elem_id=f"{prefix}progress", elem_classes="run-progress-box")
 
 
 def result_details(panel: Panel, prefix: str, images: bool = True) -> None:
@@ -239,6 +249,12 @@ CSS = """
   aspect-ratio: 1 / 1; }
 #history .grid-container { grid-template-columns: repeat(auto-fill, minmax(160px, 1fr)) !important; }
 #history .thumbnail-item img { object-fit: contain !important; }
+.run-progress { position: relative; height: 1.6em; border-radius: 4px; overflow: hidden;
+  background: var(--block-background-fill); border: 1px solid var(--border-color-primary); }
+.run-progress-fill { position: absolute; inset: 0 auto 0 0; background: var(--color-accent-soft); }
+.run-progress.stopped .run-progress-fill { background: var(--error-background-fill); }
+.run-progress-text { position: relative; padding: 0 6px; font-size: var(--text-sm); line-height: 1.6em;
+  white-space: nowrap; font-variant-numeric: tabular-nums; }
 .range-note { color: var(--error-text-color); font-size: var(--text-sm); margin-top: 4px; }
 .range-note:empty { display: none; }
 """

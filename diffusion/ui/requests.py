@@ -60,6 +60,14 @@ def check_request(
     return PageRequest(settings, used, extra or {})
 
 
+def shown_seed(value) -> int | None:
+    """The seed in a "Seed of the selected image" box (text, empty before any run) as a number."""
+    try:
+        return int(str(value).strip())
+    except ValueError:
+        return None
+
+
 def stripped(value):
     """Text without the spaces around it (as typed into a box); anything else as it is, for the checks."""
     return value.strip() if isinstance(value, str) else value

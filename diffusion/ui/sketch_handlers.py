@@ -8,6 +8,7 @@ import PIL.Image
 
 from ..imageio import tensor_grid
 from .canvas import black_canvas, on_canvas
+from .requests import shown_seed
 from .state import App
 from .text import as_text
 
@@ -37,7 +38,7 @@ def send_to_sketch(app: App, run: dict | None, seed, prompt):
     and the sketch tab opened, to be redrawn from it at the chosen strength."""
     if not run or run.get("images") is None:  # Live pictures are not kept: Generate first
         return gr.skip(), gr.skip(), gr.skip(), gr.skip()
-    seeds = run["seeds"]
+    seeds, seed = run["seeds"], shown_seed(seed)
     index = seeds.index(seed) if seed in seeds else 0
     picture = tensor_grid(run["images"][index : index + 1], scale=1, padding=0)
     status = f"Image with seed {seeds[index]} on the canvas: change it or press Generate from sketch."

@@ -10,8 +10,9 @@ from __future__ import annotations
 import math
 import queue
 import threading
+import time
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import torch
 
@@ -28,6 +29,7 @@ class StepFrame:
     sigma: float  # noise level of x_t: sqrt(1 - alpha_bar)
     x_t: torch.Tensor  # (N, C, H, W) noisy images after this step
     x0: torch.Tensor  # (N, C, H, W) the model's guess of the clean images at this step
+    at: float = field(default_factory=time.perf_counter)  # when the step ended, for the time left
 
     def describe(self) -> str:
         return (

@@ -135,7 +135,11 @@ noise and ask the network again and again: each step removes a little of the noi
 - **Sketch to image.** Your drawing is shrunk to 28×28, noised to the chosen strength (as in training)
   and then denoised with the prompt: the prompt fills in what the noise erased.
 
-Each PNG you download carries its settings inside (prompt, seed, steps, ...), so it can be made again.
+- **Compare settings.** The same prompt and seed at several values of one setting (or two), side by side
+  in one grid: the way to see what guidance, steps or a sampler change, everything else held still.
+
+Each PNG you download carries its settings inside (prompt, seed, steps, ...), so it can be made again:
+drop it on "Settings from a PNG" in the text tab and they fill the form.
 Below: the full walk-through of one training step and one sampling step, with the files and functions
 that do them (`docs/how-it-works.md` in the project folder).
 

@@ -12,12 +12,13 @@ import gradio as gr
 
 from .text import as_text
 
-# In this order the API returns them (gr.State values are not returned); the step slider and the zip of
-# the run's files, added later, come last, so that the API's earlier outputs keep their places.
+# In this order the API returns them (gr.State values are not returned); the step slider, the zip of the
+# run's files and the progress bar, added later, come last, so that the API's earlier outputs keep their places.
 RESULT_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "snapshots", "attention", "run")
-IMAGE_FIELDS = RESULT_FIELDS + ("scrubber", "bundle")
-TEXT_FIELDS = RESULT_FIELDS + ("history", "history_runs", "scrubber", "bundle")
-BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "bundle")
+IMAGE_FIELDS = RESULT_FIELDS + ("scrubber", "bundle", "progress")
+TEXT_FIELDS = RESULT_FIELDS + ("history", "history_runs", "scrubber", "bundle", "progress")
+BLEND_FIELDS = ("preview", "status", "seed_used", "gallery", "files", "bundle", "progress")
+COMPARE_FIELDS = ("preview", "status", "gallery", "files", "progress")  # the gallery: one picture, the grid
 
 
 @dataclass
@@ -34,15 +35,17 @@ class Update:
     history: object = field(default_factory=gr.skip)
     history_runs: object = field(default_factory=gr.skip)  # gr.State: this session's past runs
     bundle: object = field(default_factory=gr.skip)  # the zip of all the run's files
+    progress: object = field(default_factory=gr.skip)  # the bar beside the run button (progress.py)
 
     def values(self, fields: tuple[str, ...]) -> tuple:
         return tuple(getattr(self, name) for name in fields)
 
 
-def cleared(status: str, seed: int | None) -> Update:
+def cleared(status: str, seed: int | None, progress: str = "") -> Update:
     """The start of a run: old results gone (not left under the new run's status), the new seed shown."""
     return Update(
         status=status,
+        progress=progress,
         seed_used=seed,
         gallery=None,
         files=None,
