@@ -145,7 +145,7 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
         "## Per class",
         "",
         '"real test images": the reference classifier\'s own recall on the real test images of the class. Generated '
-        "images are judged as strictly: where real shirts often pass for T-shirts or pullovers, so do drawn ones.",
+        "images are judged as strictly: where real images of a class often pass for another, so do drawn ones.",
         "",
         "| class | real test images | class prompts | held-out | free-form | "
         + "".join(f"{p.high} − {p.low} (real) | " for p in pairs)
