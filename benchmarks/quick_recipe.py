@@ -2,6 +2,7 @@
 (the evaluation's reference classifier) at each kept checkpoint of a run, against the minutes since Start.
 
     python benchmarks/quick_recipe.py --minutes 10                        # train configs/quick.yaml, judge it
+    python benchmarks/quick_recipe.py --config benchmarks/recipes/quick-batch16.yaml --minutes 6
     python benchmarks/quick_recipe.py --run runs/quick --images 20        # judge a run made before
     python benchmarks/quick_recipe.py --run runs/fashion-mnist --until 0.95  # the shipped recipe's run
 
@@ -71,14 +72,15 @@ def judge(run: Path, images: int, until: float = 1.0) -> list[tuple[int, float, 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--run", type=Path, help="a run folder to judge (default: train one first)")
+    parser.add_argument("--config", type=Path, default=ROOT / "configs" / "quick.yaml", help="the recipe to train")
     parser.add_argument("--minutes", type=float, default=10, help="the training run's time budget")
     parser.add_argument("--images", type=int, default=20, help="images per class prompt")
     parser.add_argument("--until", type=float, default=1.0, help="stop at the first checkpoint this accurate")
     args = parser.parse_args()
     run = args.run
     if run is None:
-        config = load_config(ROOT / "configs" / "quick.yaml")
-        run = ROOT / "runs" / f"quick-benchmark-{time.strftime('%Y%m%d-%H%M%S')}"
+        config = load_config(args.config)
+        run = ROOT / "runs" / f"{args.config.stem}-benchmark-{time.strftime('%Y%m%d-%H%M%S')}"
         config.train.output_dir, config.train.max_minutes, config.train.keep_checkpoints = str(run), args.minutes, 1000
         train(config, command="benchmarks/quick_recipe.py")
     rows = judge(run, args.images, args.until)
