@@ -19,7 +19,7 @@ from pathlib import Path
 
 import PIL.Image
 
-from ..imageio import denoising_frames, enlarge, image_grid, save_gif, save_png
+from ..sampling.imageio import denoising_frames, enlarge, image_grid, save_gif, save_png
 from .requests import PageRequest, blend_weights
 from .streaming import StepFrame
 

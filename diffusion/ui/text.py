@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..data import CLASS_NAMES, kind
+from ..data.datasets import CLASS_NAMES, kind
 
 DOC_PATH = "docs/how-it-works.md"
 
