@@ -206,7 +206,3 @@ def main(argv=None) -> None:
             print(path)
 
     cli.run(command)
-
-
-if __name__ == "__main__":
-    main()

@@ -346,7 +346,3 @@ def main(argv=None) -> None:
 
     stop_like_ctrl_c()
     run(command, stopped=SAVED_ON_STOP)
-
-
-if __name__ == "__main__":
-    main()
