@@ -1,4 +1,4 @@
-"""Calibration of the "far from the training captions" note (diffusion/prompt_notes.py).
+"""Calibration of the "far from the training captions" note (diffusion/prompts/prompt_notes.py).
 
     python benchmarks/ui_prompt_notes.py [--checkpoint checkpoints/fashion-mnist]
 

@@ -41,7 +41,7 @@ THINGS_OUTSIDE = {
     "mnist": [DATA / "not_clothing.txt", DATA / "not_digits.txt"],
 }
 
-GREYSCALE_DATASETS = {"fashion_mnist", "mnist"}  # kinds (data.kind): MNIST from either source
+GREYSCALE_DATASETS = {"fashion_mnist", "mnist"}  # kinds (datasets.kind): MNIST from either source
 # Colours the greyscale data cannot show. Black, white, grey, navy, cream, beige and the like are not
 # here: the training captions use them as tone words, and the model draws them as dark or light.
 HUE_WORDS = {
