@@ -17,11 +17,13 @@ import os
 import sys
 from pathlib import Path
 
+from diffusion.common.folders import CHECKPOINTS, SHIPPED_PIPELINE, SHIPPED_STUDENT
+
 ROOT = Path(__file__).resolve().parent
-DEFAULT_CHECKPOINT = ROOT / "checkpoints" / "fashion-mnist"
-DEFAULT_FAST = ROOT / "checkpoints" / "fashion-mnist-fast"  # the shipped model's distilled student
+DEFAULT_CHECKPOINT = SHIPPED_PIPELINE
+DEFAULT_FAST = SHIPPED_STUDENT  # the shipped model's distilled student
 # Other shipped models, offered beside the shipped one where their folders exist (another dataset's).
-DEFAULT_OTHERS = {"digits": ROOT / "checkpoints" / "mnist"}
+DEFAULT_OTHERS = {"digits": CHECKPOINTS / "mnist"}
 # The Train tab's recipes: minutes to recognisable garments on 2 cores, and the shipped model's hour.
 DEFAULT_RECIPES = {"quick": ROOT / "configs" / "quick.yaml", "full": ROOT / "configs" / "fashion_mnist.yaml"}
 
@@ -131,13 +133,13 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     os.environ.setdefault("GRADIO_ANALYTICS_ENABLED", "False")
-    from diffusion.errors import UserError
+    from diffusion.common.errors import UserError
 
     try:
         if args.concurrency < 1 or args.queue_size < 1:
             raise UserError("--concurrency and --queue-size must be at least 1")
-        from diffusion.pipeline import TextToImagePipeline
-        from diffusion.settings import Limits
+        from diffusion.sampling.pipeline import TextToImagePipeline
+        from diffusion.sampling.settings import Limits
 
         limits = Limits(max_steps=args.max_steps, max_images=args.max_images)
         pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)

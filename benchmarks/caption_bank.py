@@ -18,14 +18,14 @@ import torch
 from diffusers import DDPMScheduler
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
-from diffusion.captions import CaptionBank, CaptionGrammar, brightness_attributes, class_prompt
-from diffusion.config import load_config
-from diffusion.data import load_dataset
-from diffusion.loop import step_generator
-from diffusion.model import build_unet
-from diffusion.nearest_caption import CaptionIndex
-from diffusion.train import training_loss
-from diffusion.training_data import TrainingData, batch_indices, caption_embeddings
+from diffusion.common.config import load_config
+from diffusion.data.datasets import load_dataset
+from diffusion.model.unet import build_unet
+from diffusion.prompts.captions import CaptionBank, CaptionGrammar, brightness_attributes, class_prompt
+from diffusion.prompts.nearest_caption import CaptionIndex
+from diffusion.training.loop import step_generator
+from diffusion.training.train import training_loss
+from diffusion.training.training_data import TrainingData, batch_indices, caption_embeddings
 
 ROOT = Path(__file__).resolve().parent.parent
 

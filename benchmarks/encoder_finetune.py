@@ -17,9 +17,9 @@ import time
 
 import torch
 
-from diffusion.captions import CaptionGrammar
 from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set, held_out_set
-from diffusion.text import MAX_PROMPT_TOKENS, TextEncoder
+from diffusion.model.text import MAX_PROMPT_TOKENS, TextEncoder
+from diffusion.prompts.captions import CaptionGrammar
 
 DATASET = "fashion_mnist"
 BATCH = 64

@@ -46,7 +46,7 @@ LABELS = {
 def run_variant(name: str, paths: dict, repeats: int) -> dict:
     """Time one variant in this process; returns a JSON-ready row."""
     from diffusion import TextToImagePipeline
-    from diffusion.settings import sampling_defaults
+    from diffusion.common.defaults import sampling_defaults
 
     which, kwargs, factor = VARIANTS[name]
     pipe = TextToImagePipeline.from_pretrained(paths[which], device="cpu")

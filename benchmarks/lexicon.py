@@ -17,13 +17,13 @@ import statistics
 import time
 from pathlib import Path
 
-from diffusion.captions import VOCABULARIES
-from diffusion.data import CLASS_NAMES
+from diffusion.data.datasets import CLASS_NAMES
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set
-from diffusion.grounding import STYLES, ground
-from diffusion.lexicon import lexicon_for, words
-from diffusion.nearest_caption import CaptionIndex
-from diffusion.prompt_notes import notes_for, things_outside
+from diffusion.prompts.captions import VOCABULARIES
+from diffusion.prompts.grounding import STYLES, ground
+from diffusion.prompts.lexicon import lexicon_for, words
+from diffusion.prompts.nearest_caption import CaptionIndex
+from diffusion.prompts.prompt_notes import notes_for, things_outside
 
 DATASET = "fashion_mnist"
 

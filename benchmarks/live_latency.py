@@ -25,8 +25,8 @@ import gradio as gr
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.settings import Limits
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.settings import Limits
 from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.live import LIVE_IMAGES, model_defaults

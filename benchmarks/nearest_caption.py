@@ -16,9 +16,9 @@ import time
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.evaluation.prompt_sets import free_form_set
-from diffusion.nearest_caption import caption_index_of
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.text import shared_text_encoder
+from diffusion.model.text import shared_text_encoder
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.saved_pipeline import caption_index_of
 
 
 def milliseconds(call, prompts: list[str]) -> list[float]:

@@ -21,16 +21,16 @@ from pathlib import Path
 
 import torch
 
-from diffusion.captions import class_prompt
-from diffusion.checkpoint import checkpoint_folders
-from diffusion.config import load_config
-from diffusion.data import CLASS_NAMES
+from diffusion.common.config import load_config
+from diffusion.common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from diffusion.data.datasets import CLASS_NAMES
 from diffusion.evaluation.classifier import default_classifier_dir, load_classifier
 from diffusion.evaluation.generate import generate
 from diffusion.evaluation.metrics import prompt_accuracy
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
-from diffusion.train import train
+from diffusion.prompts.captions import class_prompt
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.train import train
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -31,12 +31,12 @@ from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
-from diffusion.data import load_dataset
+from diffusion.data.datasets import load_dataset
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
 from diffusion.evaluation.generate import generate
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
 from diffusion.evaluation.quality import matched_real_sets, measure_quality, paired_ratio_interval
-from diffusion.saved_pipeline import pipeline_dataset
+from diffusion.sampling.saved_pipeline import pipeline_dataset
 
 GUIDANCE = 3.0
 TIMED_IMAGES = 16

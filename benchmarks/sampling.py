@@ -18,7 +18,7 @@ from unittest import mock
 import torch
 
 from diffusion import TextToImagePipeline
-from diffusion import pipeline as pipeline_module
+from diffusion.sampling import pipeline as pipeline_module
 
 
 def timed(pipe, repeats: int, precision: str, **kwargs) -> float:

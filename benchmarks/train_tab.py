@@ -27,9 +27,9 @@ import torch
 import yaml
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
-from diffusion.config import load_config
-from diffusion.settings import PIPELINE_LIMITS
-from diffusion.train import prepare_training
+from diffusion.common.config import load_config
+from diffusion.sampling.settings import PIPELINE_LIMITS
+from diffusion.training.train import prepare_training
 from diffusion.ui import train_handlers
 from diffusion.ui.state import App
 from diffusion.ui.training_run import RunRequest, TrainingRuns, run_config

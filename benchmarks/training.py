@@ -19,9 +19,9 @@ from unittest import mock
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
-from diffusion import attention as attention_module
-from diffusion.config import load_config
-from diffusion.model import build_unet, count_parameters
+from diffusion.common.config import load_config
+from diffusion.model import attention as attention_module
+from diffusion.model.unet import build_unet, count_parameters
 
 
 def images_per_second(

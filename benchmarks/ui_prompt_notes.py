@@ -1,4 +1,4 @@
-"""Calibration of the "far from the training captions" note (diffusion/prompt_notes.py).
+"""Calibration of the "far from the training captions" note (diffusion/prompts/prompt_notes.py).
 
     python benchmarks/ui_prompt_notes.py [--checkpoint checkpoints/fashion-mnist]
 
@@ -17,11 +17,11 @@ from pathlib import Path
 
 import torch
 
-from diffusion.captions import class_prompt, held_out_prompts, label_text_prompts
-from diffusion.data import CLASS_NAMES
-from diffusion.nearest_caption import caption_index_of
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.prompt_notes import FAR_BELOW, NEARER_THING_BY, things_outside
+from diffusion.data.datasets import CLASS_NAMES
+from diffusion.prompts.captions import class_prompt, held_out_prompts, label_text_prompts
+from diffusion.prompts.prompt_notes import FAR_BELOW, NEARER_THING_BY, things_outside
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.saved_pipeline import caption_index_of
 
 PROMPTS = Path(__file__).resolve().parents[1] / "diffusion" / "prompts"
 DATASET = "fashion_mnist"

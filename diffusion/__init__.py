@@ -13,7 +13,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def __getattr__(name):
     # Lazily: `import diffusion.config` (or errors, captions) then loads neither torch nor diffusers.
     if name == "TextToImagePipeline":
-        from .pipeline import TextToImagePipeline
+        from .sampling.pipeline import TextToImagePipeline
 
         return TextToImagePipeline
     raise AttributeError(name)

@@ -21,11 +21,11 @@ import torch
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from diffusion.data import load_dataset, to_model_range  # noqa: E402
-from diffusion.errors import UserError  # noqa: E402
-from diffusion.imageio import denoising_frames, enlarge, save_gif, tensor_grid  # noqa: E402
-from diffusion.pipeline import TextToImagePipeline  # noqa: E402
-from diffusion.settings import Limits  # noqa: E402
+from diffusion.common.errors import UserError  # noqa: E402
+from diffusion.data.datasets import load_dataset, to_model_range  # noqa: E402
+from diffusion.sampling.imageio import denoising_frames, enlarge, save_gif, tensor_grid  # noqa: E402
+from diffusion.sampling.pipeline import TextToImagePipeline  # noqa: E402
+from diffusion.sampling.settings import Limits  # noqa: E402
 from diffusion.ui.render import attention_heatmaps, snapshot, snapshot_steps  # noqa: E402
 from diffusion.ui.requests import blend_kwargs, blend_weights, check_blend  # noqa: E402
 

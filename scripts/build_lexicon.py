@@ -1,5 +1,5 @@
 """Build the garment lexicon from WordNet 3.0: every clothing, footwear and bag word with its
-Fashion-MNIST class and its gloss, for `diffusion/lexicon.py` to explain rare words to the text encoder.
+Fashion-MNIST class and its gloss, for `diffusion/prompts/lexicon.py` to explain rare words to the text encoder.
 
     apt-get install -y wordnet-base
     python scripts/build_lexicon.py            # writes diffusion/prompts/lexicon_fashion_mnist.tsv

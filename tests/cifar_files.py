@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from diffusion import cifar
+from diffusion.data import cifar
 
 COLOURS = np.array(
     [

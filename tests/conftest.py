@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from diffusion.config import Config, load_config
-from diffusion.train import train
+from diffusion.common.config import Config, load_config
+from diffusion.training.train import train
 
 from .idx_files import write_fake_fashion_mnist
 

@@ -17,7 +17,7 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from diffusion.imageio import read_png_settings
+from diffusion.sampling.imageio import read_png_settings
 
 from .ui_server import ROOT, SERVER_LOG, app_url
 

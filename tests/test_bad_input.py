@@ -19,11 +19,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from diffusion.distill import main as distill_main
-from diffusion.errors import UserError
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.sample import main
-from diffusion.train import main as train_main
+from diffusion.common.errors import UserError
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.sample import main
+from diffusion.training.distill import main as distill_main
+from diffusion.training.train import main as train_main
 
 from .conftest import ROOT
 

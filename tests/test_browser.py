@@ -24,8 +24,8 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from diffusion.imageio import read_png_settings, save_png
-from diffusion.settings import DEFAULT_STEPS
+from diffusion.common.defaults import DEFAULT_STEPS
+from diffusion.sampling.imageio import read_png_settings, save_png
 from diffusion.ui.live import LIVE_IMAGES
 
 from .ui_server import ROOT, app_url

@@ -9,8 +9,10 @@ import re
 import pytest
 import torch
 
-from diffusion import caption_words
-from diffusion.captions import (
+from diffusion.data.datasets import CLASS_NAMES
+from diffusion.evaluation.prompt_sets import free_form_set
+from diffusion.prompts import caption_words
+from diffusion.prompts.captions import (
     ATTRIBUTE_DARK,
     ATTRIBUTE_LIGHT,
     ATTRIBUTE_NONE,
@@ -24,9 +26,7 @@ from diffusion.captions import (
     label_text_prompts,
     plural,
 )
-from diffusion.data import CLASS_NAMES
-from diffusion.evaluation.prompt_sets import free_form_set
-from diffusion.training_data import caption_embeddings
+from diffusion.training.training_data import caption_embeddings
 
 FUNCTION_WORDS = {"a", "an", "the", "with", "for", "of", "in", "pair", "no"}
 FASHION = CLASS_NAMES["fashion_mnist"]

@@ -14,11 +14,12 @@ import pytest
 import torch
 from PIL import Image
 
-from diffusion import cifar, evaluate, sample
-from diffusion.data import CLASS_NAMES, load_dataset
-from diffusion.errors import UserError
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.train import train
+from diffusion import evaluate, sample
+from diffusion.common.errors import UserError
+from diffusion.data import cifar
+from diffusion.data.datasets import CLASS_NAMES, load_dataset
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.training.train import train
 
 from .cifar_files import make_colour_images, write_fake_cifar10
 from .idx_files import make_images, write_fake_mnist

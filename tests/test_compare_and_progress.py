@@ -6,9 +6,9 @@ from __future__ import annotations
 import PIL.Image
 import pytest
 
-from diffusion.errors import UserError
-from diffusion.imageio import labelled_grid
-from diffusion.settings import Limits
+from diffusion.common.errors import UserError
+from diffusion.sampling.imageio import labelled_grid
+from diffusion.sampling.settings import Limits
 from diffusion.ui import progress
 from diffusion.ui.compare import NO_AXIS, parse_values, plan
 

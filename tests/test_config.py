@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from diffusion.config import config_from_dict, load_config, override
-from diffusion.errors import UserError
+from diffusion.common.config import config_from_dict, load_config, override
+from diffusion.common.errors import UserError
 
 from .conftest import ROOT
 

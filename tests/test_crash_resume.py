@@ -14,8 +14,8 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from diffusion.checkpoint import checkpoint_folders
-from diffusion.train import train
+from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.train import train
 
 from .processes import finish, kill_group, process_group, python_module, wait_for
 

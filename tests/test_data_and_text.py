@@ -7,9 +7,9 @@ import shutil
 import pytest
 import torch
 
-from diffusion.data import load_dataset, read_idx
-from diffusion.errors import UserError
-from diffusion.text import MAX_PROMPT_TOKENS, encoder_folder, shared_text_encoder, verify_encoder
+from diffusion.common.errors import UserError
+from diffusion.data.datasets import load_dataset, read_idx
+from diffusion.model.text import MAX_PROMPT_TOKENS, encoder_folder, shared_text_encoder, verify_encoder
 
 
 def test_idx_files_load_as_uint8_tensors(idx_data_dir):

@@ -19,18 +19,19 @@ import pytest
 import torch
 import torch.nn.functional as F
 
-from diffusion import evaluate, mnist_5k
-from diffusion.data import load_dataset
-from diffusion.digit_attributes import BOLD, SLANTED, THIN, UPRIGHT, digit_attributes, slant, split_code
-from diffusion.digit_attributes import stroke_thickness as thickness
-from diffusion.digit_captions import AFTER, BEFORE, PAIR_WORDS, DigitGrammar, held_out_words
-from diffusion.digit_words import NUMBER_WORDS
-from diffusion.errors import UserError
+from diffusion import evaluate
+from diffusion.common.errors import UserError
+from diffusion.data import mnist_5k
+from diffusion.data.datasets import load_dataset
 from diffusion.evaluation.classifier import dataset_accuracy, default_classifier_dir, load_classifier
-from diffusion.grammars import grammar_for
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.settings import Limits
-from diffusion.train import train
+from diffusion.prompts.digit_attributes import BOLD, SLANTED, THIN, UPRIGHT, digit_attributes, slant, split_code
+from diffusion.prompts.digit_attributes import stroke_thickness as thickness
+from diffusion.prompts.digit_captions import AFTER, BEFORE, PAIR_WORDS, DigitGrammar, held_out_words
+from diffusion.prompts.digit_words import NUMBER_WORDS
+from diffusion.prompts.grammars import grammar_for
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.settings import Limits
+from diffusion.training.train import train
 from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.state import bind

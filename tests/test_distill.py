@@ -12,10 +12,10 @@ from diffusers.pipelines.latent_consistency_models import LatentConsistencyModel
 from safetensors.torch import load_file
 
 from diffusion import TextToImagePipeline
-from diffusion.distill import DistillSettings, distill, main, sampling_grid
-from diffusion.distill_targets import boundary_scalings, ddim_step
-from diffusion.errors import UserError
-from diffusion.student import guidance_embedding
+from diffusion.common.errors import UserError
+from diffusion.model.student import guidance_embedding
+from diffusion.training.distill import DistillSettings, distill, main, sampling_grid
+from diffusion.training.distill_targets import boundary_scalings, ddim_step
 
 TINY = dict(batch_size=8, learning_rate=1e-3, warmup_steps=1, checkpoint_every=2, log_every=1)
 

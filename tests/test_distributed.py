@@ -20,10 +20,10 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from diffusion.checkpoint import checkpoint_folders
-from diffusion.loop import process_share
-from diffusion.train import train
-from diffusion.training_data import batch_indices
+from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.loop import process_share
+from diffusion.training.train import train
+from diffusion.training.training_data import batch_indices
 
 from .processes import finish, kill_group, process_group, wait_for
 

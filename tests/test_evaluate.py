@@ -12,18 +12,18 @@ import pytest
 import torch
 from PIL import Image
 
-from diffusion.captions import class_prompt, held_out_prompts
-from diffusion.data import CLASS_NAMES, load_dataset, to_model_range
-from diffusion.errors import UserError
+from diffusion.common.errors import UserError
+from diffusion.common.folders import SHIPPED_PIPELINE
+from diffusion.data.datasets import CLASS_NAMES, load_dataset, to_model_range
 from diffusion.evaluate import main
 from diffusion.evaluation import evaluate_pipeline
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
 from diffusion.evaluation.metrics import frechet_distance, mean_intensity, mean_pairwise_distance, prompt_accuracy
 from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set
-from diffusion.nearest_caption import grammar_index
+from diffusion.prompts.captions import class_prompt, held_out_prompts
+from diffusion.prompts.nearest_caption import grammar_index
 
 ROOT = Path(__file__).resolve().parent.parent
-SHIPPED_PIPELINE = ROOT / "checkpoints" / "fashion-mnist"
 FASHION_CLASSES = CLASS_NAMES["fashion_mnist"]
 HELD_OUT = held_out_prompts("fashion_mnist")
 
@@ -132,7 +132,7 @@ def test_a_training_caption_is_its_own_nearest_caption():
 
 
 def test_the_encoder_reads_unseen_words_through_their_meaning():
-    from diffusion.nearest_caption import CaptionIndex
+    from diffusion.prompts.nearest_caption import CaptionIndex
 
     index = CaptionIndex.load(SHIPPED_PIPELINE, "fashion_mnist")  # the shipped model's 3,000 training captions
     prompts = ["a photo of a cardigan", "a waterproof mackintosh", "a canvas knapsack", "a shiny jackboot"]
@@ -148,9 +148,9 @@ def test_the_encoder_reads_unseen_words_through_their_meaning():
 def tiny_pipeline(tmp_path_factory):
     from diffusers import DDPMScheduler
 
-    from diffusion.config import ModelConfig
-    from diffusion.model import build_unet
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.common.config import ModelConfig
+    from diffusion.model.unet import build_unet
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     torch.manual_seed(0)
     config = ModelConfig(
@@ -202,7 +202,7 @@ def test_evaluate_command_fast_run_writes_the_report(tiny_pipeline, tmp_path, ca
 
 @pytest.mark.real_data
 def test_evaluation_is_deterministic_with_a_seed(tiny_pipeline, classifier):
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(tiny_pipeline, device="cpu")
     settings = {"images_per_prompt": 1, "guidance_sweep": (), "num_inference_steps": 2, "progress": False}
@@ -220,7 +220,7 @@ def test_class_prompt_set_holds_plain_prompts_and_label_texts():
 
 
 def test_classifier_of_another_dataset_is_refused(tiny_pipeline, classifier):
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(tiny_pipeline, device="cpu")
     pipe.training_record = {"data": {"dataset": "mnist"}}
@@ -282,7 +282,7 @@ def test_cli_prints_no_traceback():
     reason=f"no shipped pipeline at {SHIPPED_PIPELINE} (train one with `python -m diffusion.train`)",
 )
 def test_shipped_pipeline_draws_each_class_prompt(classifier):
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(SHIPPED_PIPELINE, device="cpu")
     prompts = [class_prompt("fashion_mnist", label) for label in range(10)]
@@ -292,9 +292,9 @@ def test_shipped_pipeline_draws_each_class_prompt(classifier):
 
 
 def test_generate_gives_each_prompt_the_same_noise_as_a_plain_seeded_call(tiny_pipeline):
-    from diffusion.data import to_uint8
+    from diffusion.data.datasets import to_uint8
     from diffusion.evaluation.generate import generate
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     pipe = TextToImagePipeline.from_pretrained(tiny_pipeline, device="cpu")
     settings = {"num_inference_steps": 2, "guidance_scale": 2.0}

@@ -6,17 +6,16 @@ from __future__ import annotations
 import pytest
 import torch
 
+from diffusion.common.folders import SHIPPED_PIPELINE
 from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set
-from diffusion.grounding import ground
-from diffusion.nearest_caption import CaptionIndex
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.prompt_notes import notes_for
-from diffusion.sample import main as sample_main
-from diffusion.text import shared_text_encoder
+from diffusion.model.text import shared_text_encoder
+from diffusion.prompts.grounding import ground
+from diffusion.prompts.nearest_caption import CaptionIndex
+from diffusion.prompts.prompt_notes import notes_for
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.sample import main as sample_main
 
-from .conftest import ROOT
-
-SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
+SHIPPED = SHIPPED_PIPELINE
 
 
 @pytest.fixture(scope="module")

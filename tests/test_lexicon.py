@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from diffusion.lexicon import LEXICON_FILES, Lexicon, lexicon_for, words
+from diffusion.prompts.lexicon import LEXICON_FILES, Lexicon, lexicon_for, words
 
 from .conftest import ROOT
 

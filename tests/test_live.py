@@ -11,9 +11,10 @@ import numpy as np
 import PIL.Image
 import pytest
 
-from diffusion.imageio import read_png_settings
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, Limits
+from diffusion.common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from diffusion.sampling.imageio import read_png_settings
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.settings import Limits
 from diffusion.ui import App
 from diffusion.ui import handlers as on
 from diffusion.ui.live import EMPTY_HINT, LIVE_IMAGES

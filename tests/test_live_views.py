@@ -13,13 +13,13 @@ import pytest
 import torch
 from diffusers import DDPMScheduler
 
-from diffusion.block_norms import block_name
-from diffusion.loop import LOG, SAMPLE
-from diffusion.network_view import ROWS, VIEW_TIMESTEPS, look, predict_noise
-from diffusion.noise_levels import LEVEL_BINS, BatchLoss, LevelTally, level_names
-from diffusion.pipeline import predict_clean_image
-from diffusion.train import network_view_example, prepare_training
-from diffusion.training_data import prepare_data
+from diffusion.sampling.pipeline import predict_clean_image
+from diffusion.training.block_norms import block_name
+from diffusion.training.loop import LOG, SAMPLE
+from diffusion.training.network_view import ROWS, VIEW_TIMESTEPS, look, predict_noise
+from diffusion.training.noise_levels import LEVEL_BINS, BatchLoss, LevelTally, level_names
+from diffusion.training.train import network_view_example, prepare_training
+from diffusion.training.training_data import prepare_data
 
 from .test_reference_maths import tiny_unet
 

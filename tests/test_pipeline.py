@@ -9,9 +9,9 @@ import shutil
 import pytest
 import torch
 
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.schedulers import SCHEDULERS
-from diffusion.settings import GenerationSettings
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.sampling.schedulers import SCHEDULERS
+from diffusion.sampling.settings import GenerationSettings
 
 
 @pytest.fixture(scope="module")

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from diffusion.common.folders import SHIPPED_PIPELINE
 from diffusion.evaluation.prompt_sets import class_prompt_set, free_form_set, held_out_set
-from diffusion.nearest_caption import CaptionIndex
-from diffusion.prompt_notes import notes_for
+from diffusion.prompts.nearest_caption import CaptionIndex
+from diffusion.prompts.prompt_notes import notes_for
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT_OF_DOMAIN = ROOT / "diffusion" / "prompts" / "out_of_domain.txt"
@@ -18,7 +19,7 @@ def firing_rate(index: CaptionIndex, prompts: list[str]) -> float:
 
 
 def test_the_warning_is_calibrated_on_the_shipped_index():
-    index = CaptionIndex.load(ROOT / "checkpoints" / "fashion-mnist", "fashion_mnist")
+    index = CaptionIndex.load(SHIPPED_PIPELINE, "fashion_mnist")
     assert index is not None and len(index.captions) >= 3000
     in_domain = [p for s in (class_prompt_set, held_out_set, free_form_set) for p in s("fashion_mnist").prompts]
     lines = OUT_OF_DOMAIN.read_text(encoding="utf-8").splitlines()

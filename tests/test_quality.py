@@ -89,7 +89,7 @@ def test_real_sets_match_the_class_counts_and_never_overlap():
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_real_images_score_at_the_floor_and_shifted_ones_do_not():
-    from diffusion.data import load_dataset
+    from diffusion.data.datasets import load_dataset
     from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
 
     test = load_dataset("fashion_mnist", None, train=False)
@@ -109,7 +109,7 @@ def test_real_images_score_at_the_floor_and_shifted_ones_do_not():
 @pytest.mark.slow
 @pytest.mark.real_data
 def test_texture_statistics_see_fine_detail_that_the_pooled_features_barely_see():
-    from diffusion.data import load_dataset
+    from diffusion.data.datasets import load_dataset
     from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
 
     test = load_dataset("fashion_mnist", None, train=False)

@@ -15,15 +15,15 @@ import torch
 from diffusers import DDPMScheduler
 from diffusers.models.attention_processor import Attention, AttnProcessor
 
-from diffusion import attention
-from diffusion.attention import AttentionStore, RecordingAttnProcessor
-from diffusion.config import load_config
-from diffusion.model import build_unet
-from diffusion.pipeline import TextToImagePipeline, alpha_bar_of_step, predict_clean_image
-from diffusion.schedulers import SAMPLERS, SCHEDULERS, make_scheduler
-from diffusion.text import EMBEDDING_DIM, shared_text_encoder
-from diffusion.train import training_loss
-from diffusion.training_data import batch_text, draw_captions, prepare_data
+from diffusion.common.config import load_config
+from diffusion.model import attention
+from diffusion.model.attention import AttentionStore, RecordingAttnProcessor
+from diffusion.model.text import EMBEDDING_DIM, shared_text_encoder
+from diffusion.model.unet import build_unet
+from diffusion.sampling.pipeline import TextToImagePipeline, alpha_bar_of_step, predict_clean_image
+from diffusion.sampling.schedulers import SAMPLERS, SCHEDULERS, make_scheduler
+from diffusion.training.train import training_loss
+from diffusion.training.training_data import batch_text, draw_captions, prepare_data
 
 from .conftest import ROOT
 

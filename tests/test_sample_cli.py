@@ -14,8 +14,8 @@ import sys
 import pytest
 from PIL import Image
 
-from diffusion.imageio import read_png_settings
-from diffusion.sample import main
+from diffusion.sampling.imageio import read_png_settings
+from diffusion.sampling.sample import main
 
 from .conftest import ROOT
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from diffusion.imageio import read_png_settings
+from diffusion.sampling.imageio import read_png_settings
 
 from .conftest import ROOT
 from .idx_files import write_fake_fashion_mnist

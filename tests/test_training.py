@@ -14,10 +14,10 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
-from diffusion.checkpoint import checkpoint_folders
-from diffusion.train import main as train_main
-from diffusion.train import train
-from diffusion.training_data import batch_text
+from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.train import main as train_main
+from diffusion.training.train import train
+from diffusion.training.training_data import batch_text
 
 from .conftest import ROOT
 from .processes import finish, ignore_sigint, options, process_group, python_module, wait_for
@@ -131,7 +131,7 @@ def test_a_few_steps_on_the_installed_fashion_mnist(tmp_path):
 
 
 def test_text_augmentation_hides_tokens_and_jitters_the_sentence_embedding(base_tiny_config):
-    from diffusion.text import PromptEmbeddings
+    from diffusion.model.text import PromptEmbeddings
 
     config = copy.deepcopy(base_tiny_config)
     embeddings = PromptEmbeddings(

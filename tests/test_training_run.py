@@ -13,12 +13,12 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
-from diffusion.checkpoint import checkpoint_folders
-from diffusion.errors import UserError
-from diffusion.loop import CHECKPOINT, LOG, STEP, STOP, STOPPED
-from diffusion.pipeline import TextToImagePipeline
-from diffusion.train import main as train_main
-from diffusion.train import prepare_training
+from diffusion.common.errors import UserError
+from diffusion.sampling.pipeline import TextToImagePipeline
+from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.loop import CHECKPOINT, LOG, STEP, STOP, STOPPED
+from diffusion.training.train import main as train_main
+from diffusion.training.train import prepare_training
 from diffusion.ui.training_run import BROKEN, ENDED, HALTED, PAUSED, TRAINING, RunRequest, TrainingRuns
 
 from .conftest import ROOT

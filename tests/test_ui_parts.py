@@ -9,10 +9,10 @@ import PIL.Image
 import pytest
 import torch
 
-from diffusion.errors import UserError
-from diffusion.imageio import denoising_frames, read_png_settings, save_gif, save_png
-from diffusion.pipeline import TextToImageOutput, TextToImagePipeline
-from diffusion.settings import Limits
+from diffusion.common.errors import UserError
+from diffusion.sampling.imageio import denoising_frames, read_png_settings, save_gif, save_png
+from diffusion.sampling.pipeline import TextToImageOutput, TextToImagePipeline
+from diffusion.sampling.settings import Limits
 from diffusion.ui.render import attention_heatmaps, merge_word_pieces, preview_frame, sketch_to_input
 from diffusion.ui.requests import check_blend, check_request
 from diffusion.ui.streaming import StepFrame, StopSignals, stream_pipeline

@@ -9,10 +9,10 @@ import PIL.Image
 import pytest
 import torch
 
-from diffusion.imageio import read_png_settings
-from diffusion.nearest_caption import grammar_index
-from diffusion.prompt_notes import FAR_BELOW, NEARER_THING_BY, colour_words, notes_for
-from diffusion.settings import Limits
+from diffusion.prompts.nearest_caption import grammar_index
+from diffusion.prompts.prompt_notes import FAR_BELOW, NEARER_THING_BY, colour_words, notes_for
+from diffusion.sampling.imageio import read_png_settings
+from diffusion.sampling.settings import Limits
 from diffusion.ui import history
 from diffusion.ui.files import picture, save_results
 from diffusion.ui.requests import check_request

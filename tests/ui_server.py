@@ -20,8 +20,10 @@ import time
 from functools import cache
 from pathlib import Path
 
+from diffusion.common.folders import SHIPPED_PIPELINE
+
 ROOT = Path(__file__).resolve().parents[1]
-SHIPPED = ROOT / "checkpoints" / "fashion-mnist"
+SHIPPED = SHIPPED_PIPELINE
 SERVER_LOG: list[str] = []  # everything the shared test server printed, for tests that look for errors
 START_TIMEOUT_S = 600  # a loaded 2-core machine can take minutes to import torch and gradio
 
@@ -31,9 +33,9 @@ def tiny_pipeline() -> Path:
     """A randomly initialised pipeline small enough to sample 20 steps in well under a second."""
     from diffusers import DDPMScheduler
 
-    from diffusion.config import ModelConfig
-    from diffusion.model import build_unet
-    from diffusion.pipeline import TextToImagePipeline
+    from diffusion.common.config import ModelConfig
+    from diffusion.model.unet import build_unet
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     folder = Path(tempfile.mkdtemp(prefix="ui-test-pipeline-"))
     atexit.register(shutil.rmtree, folder, True)
@@ -52,8 +54,8 @@ def tiny_pipeline() -> Path:
 def tiny_fast_pipeline() -> Path:
     """tiny_pipeline()'s UNet as a few-step student (the guidance input added, untrained: make_student's
     starting point) that stores 4 DDIM steps as its defaults, as a distilled student does."""
-    from diffusion.pipeline import TextToImagePipeline
-    from diffusion.student import make_student
+    from diffusion.model.student import make_student
+    from diffusion.sampling.pipeline import TextToImagePipeline
 
     teacher = TextToImagePipeline.from_pretrained(tiny_pipeline(), device="cpu")
     student = TextToImagePipeline(unet=make_student(teacher.unet), scheduler=teacher.scheduler)

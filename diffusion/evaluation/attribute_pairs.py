@@ -11,10 +11,10 @@ from dataclasses import dataclass
 
 import torch
 
-from ..captions import brightness_attributes
-from ..data import kind
-from ..digit_attributes import class_thirds, digit_attributes, slant, split_code, stroke_thickness
-from ..grammars import grammar_for
+from ..data.datasets import kind
+from ..prompts.captions import brightness_attributes
+from ..prompts.digit_attributes import class_thirds, digit_attributes, slant, split_code, stroke_thickness
+from ..prompts.grammars import grammar_for
 from .metrics import mean_intensity
 from .prompt_sets import PromptSet
 from .results import PairResult

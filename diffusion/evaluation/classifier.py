@@ -23,17 +23,17 @@ from safetensors.torch import load_file, save_file
 from torch import nn
 from tqdm.auto import tqdm
 
-from ..data import ImageDataset, kind, to_model_range
-from ..errors import UserError
+from ..common.errors import UserError
+from ..common.folders import CHECKPOINTS
+from ..data.datasets import ImageDataset, kind, to_model_range
 
 WEIGHTS = "model.safetensors"
 INFO = "classifier.json"
-ROOT = Path(__file__).resolve().parents[2]
 
 
 def default_classifier_dir(dataset: str) -> Path:
     """Where the shipped classifier of a dataset lives, e.g. checkpoints/classifier-fashion-mnist."""
-    return ROOT / "checkpoints" / f"classifier-{dataset.replace('_', '-')}"
+    return CHECKPOINTS / f"classifier-{dataset.replace('_', '-')}"
 
 
 class Classifier(nn.Module):

@@ -7,12 +7,14 @@ import json
 import sys
 from pathlib import Path
 
-from ..cli import ArgumentParser, run, typed_command
-from ..data import load_dataset
-from ..errors import UserError
-from ..saved_pipeline import pipeline_dataset
-from ..schedulers import SCHEDULERS
-from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, sampling_defaults
+from ..common.cli import ArgumentParser, run, typed_command
+from ..common.defaults import DEFAULT_SCHEDULER, DEFAULT_STEPS, sampling_defaults
+from ..common.errors import UserError
+from ..common.folders import resolve_pipeline_folder, write_text_atomic
+from ..data.datasets import load_dataset
+from ..sampling.pipeline import TextToImagePipeline
+from ..sampling.saved_pipeline import pipeline_dataset
+from ..sampling.schedulers import SCHEDULERS
 from .classifier import default_classifier_dir, load_classifier, save_classifier, train_classifier
 from .results import EvaluationResult, json_ready
 from .run import DEFAULT_SWEEP, check_settings, evaluate_pipeline
@@ -93,8 +95,6 @@ def evaluate_command(argv: list[str]) -> None:
     images_per_prompt = args.images_per_prompt
     if images_per_prompt is None:
         images_per_prompt = 2 if args.fast else 20
-    from ..pipeline import TextToImagePipeline
-
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device=args.device)
     pipe.ground_words = not args.no_grounding
     stored = sampling_defaults(pipe.generation_defaults)
@@ -151,14 +151,10 @@ def quality_summary(quality, texture=None) -> str:
 
 def record_evaluation(checkpoint: str, result: EvaluationResult, command: str) -> None:
     """Add the evaluation (and the command that made it) to the pipeline's training record."""
-    from ..pipeline import resolve_pipeline_folder
-
     path = resolve_pipeline_folder(Path(checkpoint)) / "training_record.json"
     record = json.loads(path.read_text()) if path.is_file() else {}
     record["evaluation"] = {"command": command, **json_ready(result.to_dict())}
-    staging = path.with_suffix(".json.tmp")
-    staging.write_text(json.dumps(record, indent=2) + "\n")
-    staging.replace(path)
+    write_text_atomic(path, json.dumps(record, indent=2) + "\n")
 
 
 def train_classifier_command(argv: list[str]) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 from tqdm.auto import tqdm
 
-from ..data import to_model_range, to_uint8
+from ..data.datasets import to_model_range, to_uint8
 from .prompt_sets import PromptSet
 
 

@@ -14,10 +14,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ..data import CLASS_NAMES, kind
-from ..grammars import grammar_for
+from ..data.datasets import CLASS_NAMES, kind
+from ..prompts import DATA
+from ..prompts.grammars import grammar_for
 
-PROMPTS_FOLDER = Path(__file__).resolve().parent.parent / "prompts"
+PROMPTS_FOLDER = DATA
 
 
 @dataclass

@@ -11,11 +11,12 @@ from pathlib import Path
 
 import torch
 
-from ..data import CLASS_NAMES, load_dataset
-from ..errors import UserError
-from ..nearest_caption import caption_index_of, grammar_index
-from ..saved_pipeline import pipeline_dataset
-from ..settings import DEFAULT_SCHEDULER, DEFAULT_STEPS, GenerationSettings
+from ..common.defaults import DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..common.errors import UserError
+from ..data.datasets import CLASS_NAMES, load_dataset
+from ..prompts.nearest_caption import grammar_index
+from ..sampling.saved_pipeline import caption_index_of, pipeline_dataset
+from ..sampling.settings import GenerationSettings
 from .attribute_pairs import TONE, pair_result, pair_sets, pairs_for
 from .classifier import Classifier, default_classifier_dir, embed, texture_features
 from .generate import generate_sets

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..errors import UserError
-from ..schedulers import SCHEDULERS
-from ..settings import Limits
+from ..common.errors import UserError
+from ..sampling.schedulers import SCHEDULERS
+from ..sampling.settings import Limits
 from .requests import PageRequest, check_request
 
 # The settings an axis can vary, by the name the page shows, as the settings record names them.

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 
-from ..imageio import labelled_grid, save_png
+from ..sampling.imageio import labelled_grid, save_png
 from . import progress
 from .compare import AXES, NO_AXIS, Plan, label
 from .files import picture, slug

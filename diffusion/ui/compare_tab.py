@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import gradio as gr
 
-from ..schedulers import SCHEDULERS
-from ..settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..sampling.schedulers import SCHEDULERS
 from .compare import AXES, MAX_VALUES, NO_AXIS
 from .panels import PREVIEW_TITLE, Panel, progress_bar
 from .text import HINTS

@@ -9,7 +9,6 @@ that file then got a response longer than its Content-Length, and h11 raised Loc
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -19,7 +18,8 @@ from pathlib import Path
 
 import PIL.Image
 
-from ..imageio import denoising_frames, enlarge, image_grid, save_gif, save_png
+from ..common.folders import staged_file
+from ..sampling.imageio import denoising_frames, enlarge, image_grid, save_gif, save_png
 from .requests import PageRequest, blend_weights
 from .streaming import StepFrame
 
@@ -56,9 +56,8 @@ def picture(folder: Path, image: PIL.Image.Image, name: str) -> str:
     """Write a picture for the page as PNG and return its path, which is what the page is given. Written
     under a temporary name and renamed, so a reader never sees half a file."""
     path = folder / f"{name}.png"
-    staging = folder / f".{name}.png.part"
-    image.save(staging, format="PNG")
-    os.replace(staging, path)
+    with staged_file(path) as staging:
+        image.save(staging, format="PNG")
     return str(path)
 
 

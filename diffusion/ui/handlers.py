@@ -13,8 +13,8 @@ import traceback
 
 import gradio as gr
 
-from ..errors import UserError
-from ..settings import random_seed as new_seed
+from ..common.errors import UserError
+from ..sampling.settings import random_seed as new_seed
 from . import history as past
 from . import progress
 from .compare import plan

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from ..saved_pipeline import pipeline_dataset
+from ..sampling.saved_pipeline import pipeline_dataset
 from . import handlers as on
 from . import sketch_handlers as on_sketch
 from .canvas import CANVAS, black_canvas

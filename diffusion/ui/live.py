@@ -14,8 +14,8 @@ from dataclasses import dataclass
 
 import torch
 
-from ..imageio import enlarge
-from ..settings import sampling_defaults
+from ..common.defaults import sampling_defaults
+from ..sampling.imageio import enlarge
 from .files import DOWNLOAD_SCALE, picture
 from .render import preview_frame
 from .requests import PageRequest, check_request, stripped

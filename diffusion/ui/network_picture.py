@@ -9,8 +9,8 @@ import PIL.Image
 import PIL.ImageDraw
 import PIL.ImageFont
 
-from ..imageio import enlarge
-from ..network_view import ROWS
+from ..sampling.imageio import enlarge
+from ..training.network_view import ROWS
 
 SCALE, LEFT, TOP, FONT_SIZE = 4, 200, 26, 15  # pixels
 

@@ -10,8 +10,9 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from ..schedulers import SCHEDULERS
-from ..settings import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, Limits
+from ..common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..sampling.schedulers import SCHEDULERS
+from ..sampling.settings import Limits
 from .live import model_defaults
 from .requests import RANDOM_SEED
 from .state import DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL

@@ -13,8 +13,8 @@ from pathlib import Path
 import gradio as gr
 import PIL.Image
 
-from ..errors import UserError
-from ..imageio import read_png_settings
+from ..common.errors import UserError
+from ..sampling.imageio import read_png_settings
 from .handlers import model_widgets, sampling_widgets
 from .requests import check_request
 from .state import DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL, App

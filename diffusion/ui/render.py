@@ -15,7 +15,7 @@ import PIL.ImageOps
 import torch
 import torch.nn.functional as F
 
-from ..imageio import denoising_frame, tensor_grid
+from ..sampling.imageio import denoising_frame, tensor_grid
 
 DISPLAY_WIDTH = 240  # about how wide one grid of the live preview is drawn, in screen pixels
 

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass, field
 
 import torch
 
-from ..settings import GenerationSettings, Limits, random_seed, whole_number
-from ..settings import text as checked_text
-from ..text import PromptEmbeddings
+from ..model.text import PromptEmbeddings
+from ..sampling.settings import GenerationSettings, Limits, random_seed, whole_number
+from ..sampling.settings import text as checked_text
 
 RANDOM_SEED = -1  # the seed box value that means "a new random seed every run"
 MAX_FRAMES = 9  # most blends in one interpolation

@@ -10,7 +10,7 @@ import threading
 import time
 from pathlib import Path
 
-from ..imageio import enlarge
+from ..sampling.imageio import enlarge
 from . import progress
 from .files import DOWNLOAD_SCALE, bundle, picture, save_blend, save_results
 from .history import add_run, gallery_items

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import PIL.Image
 
-from ..imageio import tensor_grid
+from ..sampling.imageio import tensor_grid
 from .canvas import black_canvas, on_canvas
 from .requests import shown_seed
 from .state import App

@@ -14,12 +14,13 @@ import inspect
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..errors import UserError
-from ..grounding import prepare_grounding
-from ..nearest_caption import CaptionIndex, caption_index_of
-from ..pipeline import TextToImagePipeline
-from ..prompt_notes import notes_for, things_outside
-from ..settings import Limits
+from ..common.errors import UserError
+from ..prompts.grounding import prepare_grounding
+from ..prompts.nearest_caption import CaptionIndex
+from ..prompts.prompt_notes import notes_for, things_outside
+from ..sampling.pipeline import TextToImagePipeline
+from ..sampling.saved_pipeline import caption_index_of
+from ..sampling.settings import Limits
 from .files import RunFolders, live_folders
 from .streaming import StopSignals, Tickets
 from .training_run import TrainingRuns

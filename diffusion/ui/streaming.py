@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 
 import torch
 
-from ..pipeline import TextToImageOutput
+from ..sampling.pipeline import TextToImageOutput
 
 
 @dataclass

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from ..data import CLASS_NAMES, kind
+from ..data.datasets import CLASS_NAMES, kind
 
 DOC_PATH = "docs/how-it-works.md"
 
@@ -36,7 +36,7 @@ DIGIT_EXAMPLE_PROMPTS = [
     "an upright one",
     "draw a zero with thick strokes",
 ]
-EXAMPLES = {"fashion_mnist": EXAMPLE_PROMPTS, "mnist": DIGIT_EXAMPLE_PROMPTS}  # by kind of data (data.kind)
+EXAMPLES = {"fashion_mnist": EXAMPLE_PROMPTS, "mnist": DIGIT_EXAMPLE_PROMPTS}  # by kind of data (datasets.kind)
 DATA_DESCRIPTIONS = {
     "fashion_mnist": "Fashion-MNIST (28×28 pictures of clothes)",
     "mnist": "MNIST (28×28 handwritten digits)",

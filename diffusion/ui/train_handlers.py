@@ -13,11 +13,11 @@ from pathlib import Path
 import gradio as gr
 import PIL.Image
 
-from ..config import load_config
-from ..errors import UserError
-from ..imageio import enlarge
-from ..network_view import VIEW_TIMESTEPS
-from ..noise_levels import level_names
+from ..common.config import load_config
+from ..common.errors import UserError
+from ..sampling.imageio import enlarge
+from ..training.network_view import VIEW_TIMESTEPS
+from ..training.noise_levels import level_names
 from .files import picture
 from .network_picture import labelled_network_view
 from .state import App

@@ -45,6 +45,38 @@ def train_tab(app: App) -> None:
         stop = gr.Button("Stop and save", variant="stop", elem_id="train-stop", interactive=False)
     note = gr.Markdown("", elem_id="train-note")
     status = gr.Markdown("", elem_id="train-status")
+    loss, levels, gradient, blocks = plots()
+    sample_note = gr.Markdown("", elem_id="train-sample-note")
+    sample = gr.Image(
+        format="png",
+        interactive=False,
+        show_label=False,
+        elem_id="train-sample",
+        elem_classes="pixelated",
+    )
+    scrubber = gr.Slider(
+        1, 2, value=1, step=1, label="Sample strip: move back through the run", visible=False, elem_id="train-scrubber"
+    )
+    network_note = gr.Markdown("", elem_id="train-network-note")
+    network_view = gr.Image(
+        format="png", interactive=False, show_label=False, elem_id="train-network-view", elem_classes="pixelated"
+    )
+    key, seen = gr.BrowserState(None, storage_key="tiny-diffusion-train-key"), gr.State(None)
+
+    recipe.input(bind(on.recipe_settings, app), inputs=recipe, outputs=fields, **QUIET)
+    start.click(bind(on.start, app), inputs=[recipe, *fields, key], outputs=[key, note], **QUIET)
+    for button, action in ((pause, "pause"), (resume, "resume"), (stop, "stop")):
+        button.click(bind(on.control, app, action), inputs=key, outputs=note, **QUIET)
+    pictures = [sample, sample_note, network_view, network_note]
+    refreshed = [status, loss, levels, gradient, blocks, *pictures, scrubber, start, pause, resume, stop, seen]
+    refresh = bind(on.refresh, app)
+    timer = gr.Timer(REFRESH_SECONDS)
+    timer.tick(refresh, inputs=[key, seen, scrubber], outputs=refreshed, **QUIET)
+    scrubber.input(bind(on.scrub, app), inputs=scrubber, outputs=pictures, **QUIET)
+
+
+def plots() -> tuple[gr.LinePlot, gr.LinePlot, gr.LinePlot, gr.BarPlot]:
+    """The loss (whole and by noise level) and the gradient norm (whole and by block), two to a row."""
     with gr.Row():
         # Starting empty: a typed table draws its axes right (None would not), but the colour of a series
         # comes from the first value holding it, so the loss plot starts from None with its colours named.
@@ -85,30 +117,4 @@ def train_tab(app: App) -> None:
             height=260,
             elem_id="train-blocks",
         )
-    sample_note = gr.Markdown("", elem_id="train-sample-note")
-    sample = gr.Image(
-        format="png",
-        interactive=False,
-        show_label=False,
-        elem_id="train-sample",
-        elem_classes="pixelated",
-    )
-    scrubber = gr.Slider(
-        1, 2, value=1, step=1, label="Sample strip: move back through the run", visible=False, elem_id="train-scrubber"
-    )
-    network_note = gr.Markdown("", elem_id="train-network-note")
-    network_view = gr.Image(
-        format="png", interactive=False, show_label=False, elem_id="train-network-view", elem_classes="pixelated"
-    )
-    key, seen = gr.BrowserState(None, storage_key="tiny-diffusion-train-key"), gr.State(None)
-
-    recipe.input(bind(on.recipe_settings, app), inputs=recipe, outputs=fields, **QUIET)
-    start.click(bind(on.start, app), inputs=[recipe, *fields, key], outputs=[key, note], **QUIET)
-    for button, action in ((pause, "pause"), (resume, "resume"), (stop, "stop")):
-        button.click(bind(on.control, app, action), inputs=key, outputs=note, **QUIET)
-    pictures = [sample, sample_note, network_view, network_note]
-    refreshed = [status, loss, levels, gradient, blocks, *pictures, scrubber, start, pause, resume, stop, seen]
-    refresh = bind(on.refresh, app)
-    timer = gr.Timer(REFRESH_SECONDS)
-    timer.tick(refresh, inputs=[key, seen, scrubber], outputs=refreshed, **QUIET)
-    scrubber.input(bind(on.scrub, app), inputs=scrubber, outputs=pictures, **QUIET)
+    return loss, levels, gradient, blocks

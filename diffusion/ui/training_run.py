@@ -19,11 +19,11 @@ import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..config import Config, load_config
-from ..errors import UserError
-from ..folders import resolve_pipeline_folder
-from ..loop import CHECKPOINT, DIVERGED, LOG, SAMPLE, STEP, STOP, STOPPED, LoopEvent
-from ..train import Training, prepare_training
+from ..common.config import Config, load_config
+from ..common.errors import UserError
+from ..common.folders import resolve_pipeline_folder
+from ..training.loop import CHECKPOINT, DIVERGED, LOG, SAMPLE, STEP, STOP, STOPPED, LoopEvent
+from ..training.train import Training, prepare_training
 
 # What a run is doing; the last four are ends.
 PREPARING, TRAINING, PAUSED, SAVING = "preparing", "training", "paused", "saving"

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 import PIL.Image
 
-from ..errors import UserError
-from ..imageio import tensor_grid
-from ..settings import Limits
+from ..common.errors import UserError
+from ..sampling.imageio import tensor_grid
+from ..sampling.settings import Limits
 from .requests import PageRequest, check_request, shown_seed
 
 VARIATIONS = 4  # new pictures per press

@@ -1,0 +1,250 @@
+"""Captions: a grammar that describes each training image the way people talk about clothes.
+
+A caption is a template ("a photo of {x}", "show me {x}", ...) filled with a garment phrase: a noun of
+the image's class (one of many), and sometimes a tone word chosen from the image's own brightness, a
+descriptive word or two plausible for the class, and a phrase after the noun ("with a hood"). The words
+live in `caption_words.py`; this file assembles them.
+
+The grammar can say hundreds of thousands of things, too many to encode every one up front, so a run
+draws a bank of captions (`CaptionBank`: so many per class and tone, seeded) whose embeddings are
+computed once and cached on disk; each training image then gets a random caption from its cell.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass, field
+
+import torch
+
+from ..data.datasets import CLASS_NAMES
+from . import caption_words as words
+
+ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT = 0, 1, 2
+TONES = (ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT)
+
+# {x}: the garment phrase with its article ("a dark coat", "a pair of jeans"); {bare}: without one.
+TEMPLATES = [
+    "{bare}", "{x}", "a photo of {x}", "a picture of {x}", "an image of {x}", "a product photo of {x}",
+    "a drawing of {x}", "a sketch of {x}", "{x} on a plain background", "a close-up of {x}",
+    "a greyscale photo of {x}", "a catalogue image of {x}", "a small picture of {x}", "this is {x}",
+    "here is {x}", "show me {x}", "draw {x}", "generate {x}", "I am looking for {x}", "a shop photo of {x}",
+    "an online listing for {x}", "{bare} for sale", "a fashion photo of {x}", "{x}, front view",
+    "a low-resolution photo of {x}", "my favourite {bare}",
+]  # fmt: skip
+
+PAIRED_CLASSES = {"fashion_mnist": {words.TROUSERS, *words.SHOES}}  # "a pair of ..." reads right for these
+
+
+@dataclass
+class Vocabulary:
+    """The words of one dataset: nouns per class and modifiers with the classes they suit."""
+
+    nouns: list[list[str]]
+    held_out_nouns: list[list[str]]
+    adjectives: dict[str, set[int]] = field(default_factory=dict)
+    phrases: dict[str, set[int]] = field(default_factory=dict)
+    held_out_modifiers: set[str] = field(default_factory=set)
+    dark: list[str] = field(default_factory=lambda: ["dark"])
+    light: list[str] = field(default_factory=lambda: ["light"])
+    held_out_dark: list[str] = field(default_factory=list)
+    held_out_light: list[str] = field(default_factory=list)
+
+
+VOCABULARIES = {
+    "fashion_mnist": Vocabulary(
+        words.FASHION_NOUNS, words.FASHION_HELD_OUT_NOUNS, words.FASHION_ADJECTIVES, words.FASHION_PHRASES,
+        words.FASHION_HELD_OUT_MODIFIERS, words.DARK_WORDS, words.LIGHT_WORDS, words.HELD_OUT_DARK_WORDS,
+        words.HELD_OUT_LIGHT_WORDS,
+    ),
+    "cifar10": Vocabulary(
+        words.CIFAR_NOUNS, words.CIFAR_HELD_OUT_NOUNS, words.CIFAR_ADJECTIVES,
+        held_out_modifiers=words.CIFAR_HELD_OUT_MODIFIERS,
+    ),
+}  # fmt: skip
+
+
+def plural(noun: str) -> str:
+    """Regular English plural of the last word: "dress" -> "dresses", "bootie" -> "booties"."""
+    if noun.endswith("*"):
+        return noun[:-1]
+    if re.search(r"(s|sh|ch|x|z)$", noun):
+        return noun + "es"
+    if re.search(r"[^aeiou]y$", noun):
+        return noun[:-1] + "ies"
+    return noun + "s"
+
+
+def is_plural(noun: str) -> bool:
+    return noun.endswith("*")
+
+
+def article(phrase: str) -> str:
+    """ "a" or "an" by the sound of the first word."""
+    first = phrase.split()[0].lower()
+    if first.startswith(("uni", "one", "use")):
+        return "a"
+    return "an" if first[0] in "aeiou8" or first in ("11", "18") else "a"
+
+
+def with_article(phrase: str, plural_phrase: bool, paired: bool, rng: random.Random | None = None) -> str:
+    """ "a coat", "an ankle boot"; plurals bare ("jeans") or as "a pair of jeans" where that reads right."""
+    if not plural_phrase:
+        return f"{article(phrase)} {phrase}"
+    if paired and (rng is None or rng.random() < 0.5):
+        return f"a pair of {phrase}"
+    return phrase
+
+
+def class_prompt(dataset: str, label: int, attribute: str = "") -> str:
+    """The plain prompt for a class, e.g. "a sneaker", "a pair of trousers" or "a dark coat"."""
+    noun = VOCABULARIES[dataset].nouns[label][0]
+    phrase = f"{attribute} {noun.rstrip('*')}".strip()
+    return with_article(phrase, is_plural(noun), label in PAIRED_CLASSES.get(dataset, set()))
+
+
+def label_text_prompts(dataset: str) -> list[tuple[str, int]]:
+    """The dataset's own label texts as users type them: "T-shirt/top", "Trouser", "Ankle boot"."""
+    return [(name, label) for label, name in enumerate(CLASS_NAMES[dataset])]
+
+
+def held_out_prompts(dataset: str) -> list[tuple[str, int]]:
+    """(prompt, label) pairs, one per held-out noun: "a photo of a cardigan", "a photo of jeggings"."""
+    paired = PAIRED_CLASSES.get(dataset, set())
+    return [
+        (f"a photo of {with_article(noun.rstrip('*'), is_plural(noun), label in paired)}", label)
+        for label, nouns in enumerate(VOCABULARIES[dataset].held_out_nouns)
+        for noun in nouns
+    ]
+
+
+def _suiting(modifiers: dict[str, set[int]], label: int, held_out: set[str]) -> list[str]:
+    """The training modifiers that suit class `label`."""
+    return [word for word, classes in modifiers.items() if label in classes and word not in held_out]
+
+
+class CaptionGrammar:
+    """Random captions for an image of class `label` with tone `attribute`, from the training words."""
+
+    def __init__(self, dataset: str):
+        vocabulary = VOCABULARIES[dataset]
+        held_out = vocabulary.held_out_modifiers
+        self.dataset = dataset
+        self.paired = PAIRED_CLASSES.get(dataset, set())
+        # The label text ("T-shirt/top") is one more noun of its class.
+        self.nouns = [[*nouns, name] for nouns, name in zip(vocabulary.nouns, CLASS_NAMES[dataset], strict=True)]
+        self.adjectives = [_suiting(vocabulary.adjectives, k, held_out) for k in range(len(self.nouns))]
+        self.phrases = [_suiting(vocabulary.phrases, k, held_out) for k in range(len(self.nouns))]
+        self.tone_words = {ATTRIBUTE_DARK: vocabulary.dark, ATTRIBUTE_LIGHT: vocabulary.light}
+
+    def garment(self, label: int, attribute: int, rng: random.Random) -> tuple[str, bool]:
+        """The phrase naming the garment, e.g. "dark slim-fit jeans with pockets", and whether it is plural."""
+        noun = rng.choice(self.nouns[label])
+        plural_form = is_plural(noun) or (rng.random() < 0.2 and noun not in CLASS_NAMES[self.dataset])
+        parts = [plural(noun) if plural_form else noun]
+        adjectives = self.adjectives[label]
+        if adjectives and rng.random() < 0.45:
+            parts[:0] = rng.sample(adjectives, k=min(len(adjectives), 2 if rng.random() < 0.25 else 1))
+        tone = rng.choice(self.tone_words[attribute]) if attribute != ATTRIBUTE_NONE else None
+        after = rng.choice(self.phrases[label]) if self.phrases[label] and rng.random() < 0.3 else None
+        if tone and not after and rng.random() < 0.15:
+            after, tone = f"in {tone}", None  # "a coat in navy"
+        if tone:
+            parts.insert(0, tone)
+        if after:
+            parts.append(after)
+        return " ".join(parts), plural_form
+
+    def caption(self, label: int, attribute: int, rng: random.Random) -> str:
+        phrase, plural_form = self.garment(label, attribute, rng)
+        x = with_article(phrase, plural_form, label in self.paired, rng)
+        template = rng.choice(TEMPLATES)
+        if not x.startswith("a"):  # a bare plural: "these are jeans"
+            template = template.replace("this is", "these are").replace("here is", "here are")
+        text = template.format(x=x, bare=phrase)
+        case = rng.random()  # people type in every case; the encoder is uncased, but captions show it
+        if case < 0.15:
+            return text[0].upper() + text[1:]
+        if case < 0.20:
+            return text.title()
+        return text
+
+    def bank(self, per_class: int, seed: int = 0) -> CaptionBank:
+        """`per_class` captions for each class, a third for each tone, reproducible from `seed`."""
+        rng = random.Random(seed)
+        per_cell = max(1, per_class // len(TONES))
+        captions, labels = [""], [-1]
+        for label in range(len(self.nouns)):
+            for attribute in TONES:
+                captions += [self.caption(label, attribute, rng) for _ in range(per_cell)]
+                labels += [label] * per_cell
+        return CaptionBank(captions, labels, per_cell, len(self.nouns))
+
+    # The interface the digits' grammar (digit_captions.py) shares, for training and the evaluation.
+    def attributes(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
+        return brightness_attributes(images, labels, len(self.nouns))
+
+    def class_prompt(self, label: int, attribute: str = "") -> str:
+        return class_prompt(self.dataset, label, attribute)
+
+    def label_text_prompts(self) -> list[tuple[str, int]]:
+        return label_text_prompts(self.dataset)
+
+    def held_out_prompts(self) -> list[tuple[str, int]]:
+        return held_out_prompts(self.dataset)
+
+
+@dataclass
+class CaptionBank:
+    """Captions drawn from the grammar, laid out by cell: caption 0 is the empty one (label -1), then
+    `per_cell` captions for each (class, attribute code) in order. `sample()` picks one per training image.
+
+    An attribute code combines one value per measure, `factors` giving how many values each has (the tone's
+    3 here; the digits' thickness and slant, 3 each), the last measure varying fastest; value 0 is "no word"."""
+
+    captions: list[str]
+    labels: list[int]
+    per_cell: int
+    num_classes: int
+    factors: tuple[int, ...] = (len(TONES),)
+
+    def __len__(self) -> int:
+        return len(self.captions)
+
+    def sample(
+        self,
+        labels: torch.Tensor,
+        attributes: torch.Tensor,
+        attribute_probability: float,
+        dropout: float,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """One caption index per image: a random caption of its class; each of its attribute words kept
+        with probability `attribute_probability` (so plain captions still cover the whole class); the empty
+        caption with probability `dropout` (for classifier-free guidance)."""
+        measures = len(self.factors)
+        uniform = torch.rand(len(labels), measures + 2, generator=generator)
+        kept, place = torch.zeros_like(attributes), 1
+        for measure in reversed(range(measures)):
+            value = attributes // place % self.factors[measure]
+            kept += torch.where(uniform[:, measure] < attribute_probability, value, ATTRIBUTE_NONE) * place
+            place *= self.factors[measure]
+        cell = labels * place + kept
+        index = 1 + cell * self.per_cell + (uniform[:, measures] * self.per_cell).long()
+        return torch.where(uniform[:, measures + 1] < dropout, 0, index)
+
+
+def brightness_attributes(images: torch.Tensor, labels: torch.Tensor, num_classes: int) -> torch.Tensor:
+    """ATTRIBUTE_DARK for the darkest third of each class (by mean intensity), ATTRIBUTE_LIGHT for the
+    lightest third, ATTRIBUTE_NONE between. Per class, because a dark sandal is lighter than a dark coat."""
+    mean = images.float().flatten(1).mean(1)
+    attributes = torch.full_like(labels, ATTRIBUTE_NONE)
+    for label in range(num_classes):
+        members = labels == label
+        if not members.any():
+            continue
+        low, high = torch.quantile(mean[members], torch.tensor([1 / 3, 2 / 3]))
+        attributes[members & (mean <= low)] = ATTRIBUTE_DARK
+        attributes[members & (mean >= high)] = ATTRIBUTE_LIGHT
+    return attributes

@@ -1,0 +1,89 @@
+"""The garment lexicon: clothing, footwear and bag words from WordNet 3.0, each with its Fashion-MNIST
+class, the kind word a grounded prompt uses and its gloss.
+
+`scripts/build_lexicon.py` generates `prompts/lexicon_<dataset>.tsv` from Debian's `wordnet-base`; this
+file only reads it, so nothing at run time needs WordNet. A lookup takes the words of a phrase and finds
+their lemma, the plural too: "espadrilles" -> espadrille, "huaraches" -> huarache, "portmanteaux" ->
+portmanteau (WordNet's own irregular plurals, from the file, then its regular noun endings).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+
+from . import DATA
+
+LEXICON_FILES = {"fashion_mnist": DATA / "lexicon_fashion_mnist.tsv"}
+
+# WordNet's regular noun endings (its "morphy" rules): plural ending -> singular ending.
+NOUN_ENDINGS = [
+    ("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y"),
+]  # fmt: skip
+WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
+
+
+def words(text: str) -> tuple[str, ...]:
+    return tuple(word.lower() for word in WORD.findall(text))
+
+
+@dataclass(frozen=True)
+class Entry:
+    lemma: str  # as WordNet writes it: "espadrille", "Wellington boot"
+    classes: tuple[str, ...]  # one class, or several when its senses disagree
+    kind: str  # "sandal": the class's everyday noun; empty when ambiguous
+    gloss: str
+
+    @property
+    def ambiguous(self) -> bool:
+        return len(self.classes) != 1
+
+
+class Lexicon:
+    def __init__(self, entries: list[Entry], irregular: dict[tuple[str, ...], tuple[str, ...]]):
+        self.entries = {words(entry.lemma): entry for entry in entries}
+        for key, entry in list(self.entries.items()):  # closed compounds: "bodysuit" for WordNet's "body suit"
+            self.entries.setdefault(("".join(key),), entry)
+        self.irregular = irregular  # "portmanteaux" -> "portmanteau", as word tuples
+        self.longest = max(len(key) for key in self.entries)
+
+    @classmethod
+    def read(cls, path: Path) -> Lexicon:
+        entries, irregular = [], {}
+        for line in path.read_text(encoding="utf-8").splitlines():
+            if not line or line.startswith("#"):
+                continue
+            lemma, classes, kind, plurals, gloss = line.split("\t")
+            entries.append(Entry(lemma, tuple(classes.split("|")), kind, gloss))
+            for form in filter(None, plurals.split(",")):
+                irregular[words(form)] = words(lemma)
+        return cls(entries, irregular)
+
+    def lookup(self, phrase: tuple[str, ...]) -> Entry | None:
+        """The entry of a phrase's words as typed or as the plural of a lemma; None if WordNet has neither."""
+        joined = ("".join(phrase),) if len(phrase) > 1 else None  # "gum boots" for a lexicon's "gumboot"
+        for key in (phrase, self.irregular.get(phrase), *singulars(phrase), joined, *singulars(joined or ())):
+            if key in self.entries:
+                return self.entries[key]
+        return None
+
+
+def singulars(phrase: tuple[str, ...]) -> list[tuple[str, ...]]:
+    """The phrase with its last word's regular plural endings undone: "galoshes" -> "galoshe", "galosh"."""
+    if not phrase:
+        return []
+    *head, last = phrase
+    return [
+        (*head, last[: -len(plural)] + singular)
+        for plural, singular in NOUN_ENDINGS
+        if last.endswith(plural) and len(last) > len(plural)
+    ]
+
+
+@lru_cache(maxsize=4)
+def lexicon_for(dataset: str) -> Lexicon | None:
+    """The dataset's lexicon, read once; None for data sets without one."""
+    path = LEXICON_FILES.get(dataset)
+    return Lexicon.read(path) if path is not None and path.is_file() else None
