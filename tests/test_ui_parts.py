@@ -15,7 +15,7 @@ from diffusion.sampling.pipeline import TextToImageOutput, TextToImagePipeline
 from diffusion.sampling.settings import Limits
 from diffusion.ui.render import attention_heatmaps, merge_word_pieces, preview_frame, sketch_to_input
 from diffusion.ui.requests import check_blend, check_request
-from diffusion.ui.streaming import StepFrame, StopSignals, stream_pipeline
+from diffusion.ui.streaming import StepFrame, StopButtons, stream_pipeline
 
 from .ui_server import tiny_pipeline
 
@@ -78,7 +78,7 @@ def test_stop_ends_the_run_at_the_next_step(pipe):
 
 
 def test_stop_signals_belong_to_one_session_and_tab():
-    signals = StopSignals()
+    signals = StopButtons()
     signals.arm(("alice", "generate"))
     assert not signals.stop(("bob", "generate")) and not signals.stop(("alice", "sketch"))
     event = signals.take(("alice", "generate"))

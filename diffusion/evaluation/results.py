@@ -36,7 +36,7 @@ class PromptSetResult:
 
 
 @dataclass
-class Settings:
+class EvaluationSettings:
     images_per_prompt: int
     guidance_scale: float
     num_inference_steps: int
@@ -97,7 +97,7 @@ class SweepPoint:
 class EvaluationResult:
     checkpoint: str | None
     dataset: str
-    settings: Settings
+    settings: EvaluationSettings
     classifier_test_accuracy: float
     classifier_test_per_class: dict[str, float]  # the judge's recall on real test images of each class
     class_prompts: PromptSetResult

@@ -28,10 +28,10 @@ from .results import (
     DiversityResult,
     EncoderReading,
     EvaluationResult,
+    EvaluationSettings,
     FrechetResult,
     PairResult,
     PromptSetResult,
-    Settings,
     SweepPoint,
     ToneResult,
 )
@@ -95,7 +95,7 @@ def evaluate_pipeline(
     settings = {"num_inference_steps": num_inference_steps, "scheduler": scheduler, "guidance_scale": guidance_scale}
     plain_prompts = sets[0].prompts[: len(CLASS_NAMES[dataset])]  # the sweep skips the label texts
     images, swept = generate_sets(pipe, sets, sweep, plain_prompts, images_per_prompt, seed, progress, **settings)
-    run = Settings(images_per_prompt, guidance_scale, num_inference_steps, scheduler, seed, str(pipe.device))
+    run = EvaluationSettings(images_per_prompt, guidance_scale, num_inference_steps, scheduler, seed, str(pipe.device))
     result = measure(pipe, classifier, dataset, {s.name: s for s in sets}, images, swept, run, data_dir)
     result.checkpoint = checkpoint
     result.seconds = round(time.perf_counter() - started, 1)
@@ -107,7 +107,7 @@ def evaluate_pipeline(
 
 
 def measure(
-    pipe, classifier, dataset, sets: dict[str, PromptSet], images, swept, settings: Settings, data_dir
+    pipe, classifier, dataset, sets: dict[str, PromptSet], images, swept, settings: EvaluationSettings, data_dir
 ) -> EvaluationResult:
     """Every metric of the generated images, each beside its real-image reference."""
     seed = settings.seed

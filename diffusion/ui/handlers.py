@@ -187,7 +187,7 @@ def use_seed(app: App, seed):
     return gr.skip() if seed is None else seed
 
 
-def random_seed(app: App):
+def forget_seed(app: App):
     """ "Random seed": -1, so every run from now on gets a new seed."""
     return RANDOM_SEED
 

@@ -300,7 +300,7 @@ def wire_send_to_sketch(app: App, tabs: gr.Tabs, text: tuple, sketch: tuple) -> 
 def wire_seed(app: App, controls, panel: Panel) -> None:
     """ "Random seed" sets -1 (random on every run); "Use this seed" takes the selected result's seed; a click
     on a result shows its attention and its seed."""
-    controls.random.click(bind(on.random_seed, app), outputs=controls.seed, **QUIET)
+    controls.random.click(bind(on.forget_seed, app), outputs=controls.seed, **QUIET)
     if panel.use_seed is not None:
         panel.use_seed.click(bind(on.use_seed, app), inputs=panel.seed_used, outputs=controls.seed, **QUIET)
         panel.gallery.select(

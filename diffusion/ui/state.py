@@ -22,7 +22,7 @@ from ..sampling.pipeline import TextToImagePipeline
 from ..sampling.saved_pipeline import caption_index_of
 from ..sampling.settings import Limits
 from .files import RunFolders, live_folders
-from .streaming import StopSignals, Tickets
+from .streaming import StopButtons, Tickets
 from .training_run import TrainingRuns
 
 DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL = "default", "fast", "trained"  # the model choice on the text tab
@@ -35,7 +35,7 @@ class App:
     checkpoint: str
     index: CaptionIndex | None = None
     folders: RunFolders = field(default_factory=RunFolders)
-    signals: StopSignals = field(default_factory=StopSignals)
+    signals: StopButtons = field(default_factory=StopButtons)
     fast: App | None = None  # the distilled few-step model, when one is served
     tickets: Tickets = field(default_factory=Tickets)  # the newest prompt change per visitor, for Live
     live_folders: RunFolders | None = None

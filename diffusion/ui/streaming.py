@@ -42,7 +42,7 @@ class Stopped(Exception):
     """Raised inside the pipeline's step callback to end a run early."""
 
 
-class StopSignals:
+class StopButtons:
     """The Stop buttons: one `threading.Event` per (session, tab) while a run is waiting or running.
 
     `arm` is called the moment Generate is clicked (before the request waits in the queue), `take` when

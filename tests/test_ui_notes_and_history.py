@@ -1,4 +1,4 @@
-"""The new pieces of the web page without a server: prompt notes, downloads, history, handler binding."""
+"""The web page without a server: prompt notes, downloads, the history of runs, handler binding."""
 
 from __future__ import annotations
 
