@@ -11,7 +11,7 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 
 
 def __getattr__(name):
-    # Lazily: `import diffusion.config` (or errors, captions) then loads neither torch nor diffusers.
+    # Lazily: `import diffusion.common.config` (or errors, captions) then loads neither torch nor diffusers.
     if name == "TextToImagePipeline":
         from .sampling.pipeline import TextToImagePipeline
 
