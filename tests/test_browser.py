@@ -310,6 +310,25 @@ def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
     page.locator("#random-seed").click()
 
 
+HISTORY_KEY = "localStorage.getItem('tiny-diffusion-history')"
+STORED_AGAIN = f"(before) => {HISTORY_KEY} !== before"
+
+
+def test_history_survives_a_reload(page):
+    before = page.evaluate(HISTORY_KEY)
+    page.locator("#prompt textarea").fill("a striped dress")
+    set_number(page, "#steps", 2)
+    generate(page)
+    page.wait_for_function("document.querySelectorAll('#history img').length == 1", timeout=30_000)
+    page.wait_for_function(STORED_AGAIN, arg=before, timeout=30_000)  # the browser has stored the new run
+    page.reload(wait_until="domcontentloaded")
+    page.wait_for_selector("#generate", timeout=120_000)
+    page.wait_for_function("document.querySelectorAll('#history img').length == 1", timeout=30_000)
+    assert page.locator("#prompt textarea").input_value() != "a striped dress"  # the form itself starts afresh
+    page.locator("#history img").first.click()
+    page.wait_for_function("document.querySelector('#prompt textarea').value == 'a striped dress'", timeout=30_000)
+
+
 def test_stop_interrupts_sampling(page):
     page.locator("#prompt textarea").fill("a sandal")
     set_number(page, "#steps", 100)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import inspect
+from pathlib import Path
 
 import gradio as gr
 import PIL.Image
@@ -14,9 +15,9 @@ from diffusion.prompts.prompt_notes import FAR_BELOW, NEARER_THING_BY, colour_wo
 from diffusion.sampling.imageio import read_png_settings
 from diffusion.sampling.settings import Limits
 from diffusion.ui import history
-from diffusion.ui.files import picture, save_results
+from diffusion.ui.files import RunFolders, picture, save_results
 from diffusion.ui.requests import check_request
-from diffusion.ui.state import bind
+from diffusion.ui.state import App, bind
 from diffusion.ui.streaming import StepFrame
 
 
@@ -93,6 +94,41 @@ def test_history_keeps_the_newest_runs_and_restores_their_settings(tmp_path):
     assert path.endswith(f"/grid-{history.HISTORY_SIZE + 2}.png") and "seed 26 · 3 images · 5 steps" in caption
     (tmp_path / "grid-25.png").unlink()  # its run folder was deleted: the run leaves the history
     assert [run["settings"]["seed"] for run in history.add_run(runs, record, 1, path)[:3]] == [26, 26, 24]
+
+
+def test_a_reloaded_page_gets_back_only_runs_this_server_made_and_still_has(tmp_path):
+    (tmp_path / "runs").mkdir()
+    app = App(pipe=None, limits=Limits(), checkpoint="test", folders=RunFolders(tmp_path / "runs"))
+    record = {
+        "prompt": "a bag",
+        "negative_prompt": "",
+        "steps": 5,
+        "guidance_scale": 2.5,
+        "seed": 7,
+        "scheduler": "ddim",
+    }
+    grids = []
+    for name in ("kept", "deleted"):
+        grid = app.folders.new() / f"{name}-grid.png"
+        grid.write_bytes(b"png")
+        grids.append(str(grid))
+    Path(grids[1]).unlink()
+    elsewhere = tmp_path / "secret-grid.png"  # a file outside the run folders, named by an edited storage
+    elsewhere.write_bytes(b"png")
+    good = history.add_run(None, record, 3, grids[0])[0]
+    stored = [
+        good,
+        {**good, "grid": grids[1]},
+        {**good, "grid": str(elsewhere)},
+        {**good, "grid": str(app.folders.root / ".." / "secret-grid.png")},
+        {**good, "settings": {**record, "steps": 10_000}},
+        {**good, "settings": {**record, "prompt": 3}},
+        {**good, "settings": {**record, "model": "nonexistent"}},
+        {**good, "images": "many"},
+        "not a run",
+    ]
+    assert history.remembered(app, stored) == [good]
+    assert history.remembered(app, {"grid": grids[0]}) == [] and history.remembered(app, None) == []
 
 
 def test_bound_handlers_keep_what_gradio_reads():

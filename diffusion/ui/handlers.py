@@ -192,6 +192,12 @@ def forget_seed(app: App):
     return RANDOM_SEED
 
 
+def reload_history(app: App, stored):
+    """A page (re)loaded: the history its browser kept, as far as this server still has its runs."""
+    runs = past.remembered(app, stored)
+    return past.gallery_items(runs), runs
+
+
 def restore(app: App, runs: list | None, event: gr.SelectData):
     """A past run was clicked: its settings, its seed and its model included, back into the text tab's
     controls (Live off, so that the restored settings stay as they were)."""

@@ -1,13 +1,18 @@
 """This session's runs on the text tab: a thumbnail of each run's grid with its settings; clicking one
 puts those settings (its seed included) back into the controls, so a run can be made again or varied.
 
-The list lives in the visitor's own `gr.State`, newest first, and keeps the last `HISTORY_SIZE` runs.
+The list lives in the visitor's browser (`gr.BrowserState`, so a reload keeps it), newest first, and keeps
+the last `HISTORY_SIZE` runs. What comes back from a browser is checked like a request: the browser's
+storage is the visitor's to edit.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
+from ..common.errors import UserError
+from .requests import check_request
+from .state import DEFAULT_MODEL, App
 from .text import plural
 
 HISTORY_SIZE = 24
@@ -46,3 +51,28 @@ def controls_of(run: dict) -> tuple:
         s["seed"],
         s["scheduler"],
     )
+
+
+def remembered(app: App, stored) -> list[dict]:
+    """The runs a reloaded page brings back from its browser, as far as this server still has them: a run
+    whose grid is not a picture in this server's run folders (deleted since, made before a restart, or
+    never made here) is dropped, and so is one whose settings would not pass as a request."""
+    runs = stored if isinstance(stored, list) else []
+    return [run for run in runs[:HISTORY_SIZE] if is_kept_run(app, run)]
+
+
+def is_kept_run(app: App, run) -> bool:
+    if not isinstance(run, dict) or not isinstance(run.get("settings"), dict) or not isinstance(run.get("grid"), str):
+        return False
+    grid, root = Path(run["grid"]).resolve(), app.folders.root.resolve()
+    if not (grid.is_relative_to(root) and grid.name.endswith("-grid.png") and grid.is_file()):
+        return False
+    s = run["settings"]
+    if s.get("model", DEFAULT_MODEL) not in app.offered():
+        return False
+    try:
+        check_request(app.limits, s.get("prompt"), s.get("negative_prompt"), s.get("steps"), s.get("guidance_scale"),
+                      run.get("images"), s.get("seed"), s.get("scheduler"))  # fmt: skip
+    except (UserError, TypeError, ValueError):
+        return False
+    return True

@@ -77,6 +77,8 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 gr.Markdown(walkthrough(docs) or f"({DOC_PATH} is not installed here.)", elem_classes="pixelated")
         how_button.click(lambda: gr.Tabs(selected="how"), outputs=tabs, **QUIET)
         wire_send_to_sketch(app, tabs, text, sketch)
+        kept = [text[0].history, text[0].history_runs]  # the history a reloaded page's browser kept
+        demo.load(bind(on.reload_history, app), inputs=kept[1], outputs=kept, **QUIET)
         demo.unload(bind(on.forget_session, app))
     return demo
 

@@ -217,8 +217,8 @@ def result_details(panel: Panel, prefix: str, images: bool = True) -> None:
 
 
 def history_panel(panel: Panel) -> None:
-    """This session's runs, newest first; clicking one restores its settings."""
-    with gr.Accordion("History of this session's runs (click one to restore its settings)", open=True):
+    """This visitor's runs, newest first, kept across reloads; clicking one restores its settings."""
+    with gr.Accordion("History of your runs (click one to restore its settings)", open=True):
         panel.history = gr.Gallery(
             columns=6,
             height="auto",
@@ -229,7 +229,8 @@ def history_panel(panel: Panel) -> None:
             elem_classes=["pixelated", "whole-gallery"],
             allow_preview=False,  # a click restores the run's settings; the pictures are in Results
         )
-    panel.history_runs = gr.State([])
+    # Kept in the browser's local storage, so that a reload keeps this visitor's history.
+    panel.history_runs = gr.BrowserState([], storage_key="tiny-diffusion-history")
 
 
 # Captions under the pictures instead of over them; galleries as tall as their pictures (no inner scrolling);

@@ -17,7 +17,7 @@ from ..common.errors import UserError
 from ..sampling.imageio import read_png_settings
 from .handlers import model_widgets, sampling_widgets
 from .requests import check_request
-from .state import DEFAULT_MODEL, FAST_MODEL, TRAINED_MODEL, App
+from .state import DEFAULT_MODEL, App
 from .text import as_text
 
 # The outputs: prompt, negative, steps, guidance, images, seed, scheduler, status, model, live, and the drop
@@ -55,7 +55,7 @@ def settings_from_png(app: App, path):
         return refused(f"**Error:** the settings in {name} cannot be used here: {as_text(str(error))}")
     s = checked.settings
     model = stored.get("model", DEFAULT_MODEL)
-    model = model if model in offered(app) else DEFAULT_MODEL
+    model = model if model in app.offered() else DEFAULT_MODEL
     try:
         chosen = app.model(model)
     except UserError:  # "Trained here" while no run has a checkpoint yet
@@ -69,13 +69,6 @@ def settings_from_png(app: App, path):
 
 def refused(message: str) -> tuple:
     return (*(gr.skip(),) * 7, message, gr.skip(), gr.skip(), None)
-
-
-def offered(app: App) -> set[str]:
-    """The models the text tab offers here."""
-    models = {DEFAULT_MODEL, *app.others}
-    models |= {FAST_MODEL} if app.fast is not None else set()
-    return models | ({TRAINED_MODEL} if app.training is not None else set())
 
 
 def notes(chosen: App, stored: dict) -> list[str]:

@@ -91,6 +91,12 @@ class App:
             self.trained[folder] = replace(self, pipe=pipe, checkpoint=name, index=caption_index_of(pipe), fast=None)
         return self.trained[folder]
 
+    def offered(self) -> set[str]:
+        """The models the text tab offers here."""
+        models = {DEFAULT_MODEL, *self.others}
+        models |= {FAST_MODEL} if self.fast is not None else set()
+        return models | ({TRAINED_MODEL} if self.training is not None else set())
+
     def notes(self, prompt: str) -> list[str]:
         """How the encoder reads the prompt, and warnings where they are due; none without an index."""
         if self.index is None or not prompt.strip():
