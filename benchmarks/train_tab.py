@@ -7,7 +7,10 @@ this process, and the images/s of each beside the machine's fp32 matmul rate.
 - command line: the run as `python -m diffusion.train` takes it (loss.csv, loss_by_level.csv; no views);
 - Train tab: the run as the page starts it (its own thread, each block's gradient norm at every log, a
   network-view picture with every sample strip), with a page refreshing it every 2 s as a visitor who has
-  just arrived would (train_handlers.refresh with nothing seen: every table and picture built again).
+  just arrived would (train_handlers.refresh with nothing seen: every table and picture built again);
+- Train tab and another visitor: the same, while a second visitor draws text-to-image with the shipped
+  model (4 images at the default settings, one after another): that visitor's seconds per run against the
+  same runs on an idle machine, and what the drawing costs the training.
 
 Images/s come from each run's loss.csv, from its first log row to its last, so preparing the data (the
 caption bank) is not counted. Both runs draw the same sample strips (the recipe's sample_every). The
@@ -18,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import statistics
 import tempfile
 import threading
 import time
@@ -28,6 +32,8 @@ import yaml
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.common.config import load_config
+from diffusion.common.folders import SHIPPED_PIPELINE
+from diffusion.sampling.pipeline import TextToImagePipeline
 from diffusion.sampling.settings import PIPELINE_LIMITS
 from diffusion.training.train import prepare_training
 from diffusion.ui import train_handlers
@@ -35,6 +41,7 @@ from diffusion.ui.state import App
 from diffusion.ui.training_run import RunRequest, TrainingRuns, run_config
 
 REFRESH_SECONDS = 2.0
+VISITOR_PROMPT, VISITOR_IMAGES, IDLE_RUNS = "a dark coat", 4, 5
 
 
 def logged_speed(run: Path, batch_size: int) -> tuple[float, int]:
@@ -53,12 +60,21 @@ def command_line_run(recipe: Path, request: RunRequest, folder: Path) -> float:
     return logged_speed(folder, request.batch_size)[0]
 
 
-def train_tab_run(recipe: Path, request: RunRequest, root: Path) -> tuple[float, int]:
-    """(images/s, page refreshes made) of a run started as the Train tab starts one, watched by a page."""
+def visitor_seconds(pipe: TextToImagePipeline, seed: int) -> float:
+    start = time.perf_counter()
+    pipe(VISITOR_PROMPT, num_images_per_prompt=VISITOR_IMAGES, seed=seed)
+    return time.perf_counter() - start
+
+
+def train_tab_run(
+    recipe: Path, request: RunRequest, root: Path, visitor: TextToImagePipeline | None = None
+) -> tuple[float, int, list[float]]:
+    """(images/s, page refreshes made, the visitor's seconds per text-to-image run) of a run started as the
+    Train tab starts one, watched by a page, and drawn beside by `visitor` when given."""
     runs = TrainingRuns({"recipe": recipe}, root / "runs")
     app = App(pipe=None, limits=PIPELINE_LIMITS, checkpoint="", training=runs)
     run = runs.start(request)
-    refreshes = 0
+    refreshes, drawn = 0, []
 
     def watch():
         nonlocal refreshes
@@ -67,11 +83,17 @@ def train_tab_run(recipe: Path, request: RunRequest, root: Path) -> tuple[float,
             refreshes += 1
             time.sleep(REFRESH_SECONDS)
 
-    page = threading.Thread(target=watch, daemon=True)
-    page.start()
+    def draw():
+        while run.thread.is_alive():
+            drawn.append(visitor_seconds(visitor, len(drawn)))
+
+    helpers = [threading.Thread(target=job, daemon=True) for job in ([watch, draw] if visitor else [watch])]
+    for helper in helpers:
+        helper.start()
     run.wait()
-    page.join()
-    return logged_speed(run.folder, request.batch_size)[0], refreshes
+    for helper in helpers:
+        helper.join()
+    return logged_speed(run.folder, request.batch_size)[0], refreshes, drawn[:-1] or drawn  # the last ran alone
 
 
 def main() -> None:
@@ -99,12 +121,22 @@ def main() -> None:
         recipe = root / "recipe.yaml"
         recipe.write_text(yaml.safe_dump(values))
         plain = command_line_run(recipe, request, root / "command-line")
-        watched, refreshes = train_tab_run(recipe, request, root)
-    print("| run | images/s | vs command line |\n|---|---|---|")
+        watched, refreshes, _ = train_tab_run(recipe, request, root / "watched")
+        visitor = TextToImagePipeline.from_pretrained(SHIPPED_PIPELINE, device="cpu")
+        idle = [visitor_seconds(visitor, seed) for seed in range(IDLE_RUNS + 1)][1:]  # the first warms up
+        shared, _, drawn = train_tab_run(recipe, request, root / "shared", visitor)
+    print("| run | training images/s | vs command line |\n|---|---|---|")
     print(f"| command line (no views) | {plain:.1f} | 1.00x |")
     tab = f"Train tab, all views, a page refreshing every {REFRESH_SECONDS:g} s"
     print(f"| {tab} | {watched:.1f} | {watched / plain:.2f}x |")
+    print(f"| the same, another visitor drawing text-to-image throughout | {shared:.1f} | {shared / plain:.2f}x |")
     print(f"({refreshes} page refreshes; live views' cost: {1 - watched / plain:.1%} of the training speed)")
+    visitor_runs = f"{VISITOR_IMAGES} images of {VISITOR_PROMPT!r} at the default settings"
+    print(f"\nThe other visitor, {visitor_runs}, seconds per run:")
+    print("| machine | median | runs | vs idle |\n|---|---|---|---|")
+    print(f"| idle | {statistics.median(idle):.2f} | {len(idle)} | 1.00x |")
+    during = statistics.median(drawn)
+    print(f"| while a Train tab run trains | {during:.2f} | {len(drawn)} | {during / statistics.median(idle):.2f}x |")
 
 
 if __name__ == "__main__":
