@@ -77,10 +77,16 @@ def build_ui(app: App, docs: Path) -> gr.Blocks:
                 gr.Markdown(walkthrough(docs) or f"({DOC_PATH} is not installed here.)", elem_classes="pixelated")
         how_button.click(lambda: gr.Tabs(selected="how"), outputs=tabs, **QUIET)
         wire_send_to_sketch(app, tabs, text, sketch)
-        kept = [text[0].history, text[0].history_runs]  # the history a reloaded page's browser kept
-        demo.load(bind(on.reload_history, app), inputs=kept[1], outputs=kept, **QUIET)
+        wire_kept_history(app, demo, text[0])
         demo.unload(bind(on.forget_session, app))
     return demo
+
+
+def wire_kept_history(app: App, demo: gr.Blocks, panel: Panel) -> None:
+    """The history into the browser's storage after every change, and back from it when a page loads."""
+    panel.history_runs.change(lambda runs: runs, inputs=panel.history_runs, outputs=panel.history_kept, **QUIET)
+    outputs = [panel.history, panel.history_runs]
+    demo.load(bind(on.reload_history, app), inputs=panel.history_kept, outputs=outputs, **QUIET)
 
 
 def text_tab(app: App) -> tuple[Panel, gr.Textbox]:

@@ -53,6 +53,7 @@ class Panel:
     run: gr.State | None = None
     history: gr.Gallery | None = None
     history_runs: gr.State | None = None
+    history_kept: gr.BrowserState | None = None  # history_runs as the browser keeps it across reloads
     bundle: gr.DownloadButton | None = None  # the run's files in one zip
     send: gr.Button | None = None  # the selected result onto the sketch tab's canvas
     progress: gr.HTML | None = None  # the bar beside the run button, made by the tab
@@ -229,8 +230,10 @@ def history_panel(panel: Panel) -> None:
             elem_classes=["pixelated", "whole-gallery"],
             allow_preview=False,  # a click restores the run's settings; the pictures are in Results
         )
-    # Kept in the browser's local storage, so that a reload keeps this visitor's history.
-    panel.history_runs = gr.BrowserState([], storage_key="tiny-diffusion-history")
+    # The runs as the handlers see them, and a copy in the browser's local storage that a reload brings back
+    # (kept apart: as an input of Generate, browser storage would become an argument of its API).
+    panel.history_runs = gr.State([])
+    panel.history_kept = gr.BrowserState([], storage_key="tiny-diffusion-history")
 
 
 # Captions under the pictures instead of over them; galleries as tall as their pictures (no inner scrolling);
