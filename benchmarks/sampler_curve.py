@@ -3,6 +3,8 @@
     python benchmarks/sampler_curve.py [--checkpoint checkpoints/fashion-mnist] [--out benchmarks/curve]
         [--samplers dpm++,unipc,...] [--steps 3,4,5,6,8,10,15,20,50] [--class-images 50] [--free-form-images 5]
         [--settings dpm++:50,unipc:10,...]   (exact rows in this order, instead of samplers x steps)
+    python benchmarks/sampler_curve.py --checkpoint checkpoints/fashion-mnist-fast --name student --settings ddim:4
+        (another checkpoint's rows beside the teacher's, compared with its reference row, paired)
     python benchmarks/sampler_curve.py --retime   (time every stored row again, on a quiet machine)
 
 The picture needs matplotlib: pip install -e ".[bench]".
@@ -60,19 +62,20 @@ def features_file(out: Path, sampler: str, steps: int) -> Path:
     return out / "features" / f"{sampler.replace(' ', '_')}-{steps}.safetensors"
 
 
-def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path) -> dict:
+def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path, name: str = "") -> dict:
+    """One row; `name`: the row's name in the table when it is not the sampler's (another checkpoint's)."""
     settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
     images = images_of(pipe, sets, **settings)
     (logits, features), texture = embed(classifier, images), texture_features(classifier, images)
-    features_file(out, sampler, steps).parent.mkdir(exist_ok=True)
+    features_file(out, name or sampler, steps).parent.mkdir(exist_ok=True)
     kept = {"features": features.contiguous(), "texture": texture.contiguous()}  # for paired comparisons
-    save_file(kept, features_file(out, sampler, steps))
+    save_file(kept, features_file(out, name or sampler, steps))
     right = logits.argmax(1) == labels
     class_count = len(sets[0][0]) * sets[0][1]
     quality = measure_quality(features, labels, *real["features"])
     in_texture = measure_quality(texture, labels, *real["texture"], rounds=50)
     return {
-        "sampler": sampler,
+        "sampler": name or sampler,
         "steps": steps,
         "class_accuracy": right[:class_count].float().mean().item(),
         "free_form_accuracy": right[class_count:].float().mean().item(),
@@ -164,6 +167,7 @@ def main() -> None:
     parser.add_argument("--settings", help="sampler:steps pairs, in the order to run them")
     parser.add_argument("--retime", action="store_true", help="only time the stored rows again")
     parser.add_argument("--reference", default="dpm++:50", help="the row every other is compared with, paired")
+    parser.add_argument("--name", default="", help="these rows' name in the table, for another checkpoint's rows")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -189,22 +193,26 @@ def main() -> None:
 
     if args.retime:
         for r in rows:
+            if "checkpoint" in r:  # another checkpoint's row: timed with that checkpoint (--name)
+                continue
             settings = {"scheduler": r["sampler"], "num_inference_steps": r["steps"], "guidance_scale": GUIDANCE}
             r |= {"seconds_16": seconds_for_16(pipe, **settings), "gflops": matmul_gflops()}
         rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.settings:
-        wanted = [(name, int(steps)) for name, steps in (pair.rsplit(":", 1) for pair in args.settings.split(","))]
+        wanted = [(sampler, int(steps)) for sampler, steps in (p.rsplit(":", 1) for p in args.settings.split(","))]
     else:
         wanted = [(name, int(steps)) for name in args.samplers.split(",") for steps in args.steps.split(",")]
     for sampler, steps in wanted:
-        if (sampler, steps) in done or args.retime:
+        if (args.name or sampler, steps) in done or args.retime:
             continue
         try:
-            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps, out))
+            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps, out, args.name))
+            if args.name:  # what --retime needs to tell it from the teacher's rows
+                rows[-1] |= {"scheduler": sampler, "checkpoint": args.checkpoint}
         except Exception as error:  # a sampler that fails at this step count is a result too: say so, go on
             print(f"| {sampler} | {steps} | failed: {type(error).__name__}: {error} |", flush=True)
             continue
-        done.add((sampler, steps))
+        done.add((args.name or sampler, steps))
         with rows_file.open("a") as file:
             file.write(json.dumps(rows[-1]) + "\n")
         print(table(rows[-1:]).splitlines()[-1], flush=True)
