@@ -1,5 +1,5 @@
-"""The cost of the Train tab's live views in training speed: one recipe, seed and step count, run twice in
-this process, and the images/s of each beside the machine's fp32 matmul rate.
+"""The cost of the Train tab's live views in training speed: one recipe, seed and step count, each phase in
+a process of its own, and the images/s of each beside the machine's fp32 matmul rate.
 
     python benchmarks/train_tab.py --config configs/quick.yaml --steps 300
     python benchmarks/train_tab.py --config configs/tiny.yaml --steps 60 --sample-every 20   # a smoke run
@@ -21,7 +21,10 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import statistics
+import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -96,18 +99,49 @@ def train_tab_run(
     return logged_speed(run.folder, request.batch_size)[0], refreshes, drawn[:-1] or drawn  # the last ran alone
 
 
+PHASES = ("command line", "Train tab", "idle visitor", "Train tab and visitor")
+
+
+def in_own_process(phase: str, recipe: Path, steps: int, root: Path):
+    """One phase in a process of its own: a thread that has run torch leaves its OpenMP threads behind,
+    which halve the speed of torch on another thread of the same process (measured: 172 images/s on the
+    main thread, then 85 on a run's thread), so phases sharing a process would measure each other."""
+    child = [sys.executable, __file__, "--phase", phase, "--recipe", str(recipe), "--steps", str(steps)]
+    output = subprocess.run([*child, "--root", str(root)], check=True, capture_output=True, text=True).stdout
+    return json.loads(output.strip().splitlines()[-1])
+
+
+def phase_result(phase: str, recipe: Path, steps: int, root: Path):
+    config = load_config(recipe)
+    t = config.train
+    request = RunRequest("recipe", t.seed, t.learning_rate, t.batch_size, steps, None)
+    folder = root / phase.replace(" ", "-")
+    if phase == "command line":
+        return command_line_run(recipe, request, folder)
+    if phase == "Train tab":
+        return train_tab_run(recipe, request, folder)
+    visitor = TextToImagePipeline.from_pretrained(SHIPPED_PIPELINE, device="cpu")
+    if phase == "idle visitor":
+        return [visitor_seconds(visitor, seed) for seed in range(IDLE_RUNS + 1)][1:]  # the first warms up
+    return train_tab_run(recipe, request, folder, visitor)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--config", default="configs/quick.yaml")
     parser.add_argument("--steps", type=int, default=300)
     parser.add_argument("--data-dir", help="folder with the dataset files")
     parser.add_argument("--sample-every", type=int, help="a sample strip every N steps (default: the recipe's)")
+    for hidden in ("--phase", "--recipe", "--root"):  # a child process's job
+        parser.add_argument(hidden, help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.phase:
+        print(json.dumps(phase_result(args.phase, Path(args.recipe), args.steps, Path(args.root))))
+        return
     config = load_config(args.config)
     t = config.train
     if args.sample_every is not None:
         t.sample_every = args.sample_every
-    request = RunRequest("recipe", t.seed, t.learning_rate, t.batch_size, args.steps, None)
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, fp32 matmul {matmul_gflops():.0f} GFLOP/s; "
         f"{args.config}, batch {t.batch_size}, {args.steps} steps, a sample strip every {t.sample_every}, "
@@ -120,11 +154,9 @@ def main() -> None:
             values["data"]["data_dir"] = args.data_dir
         recipe = root / "recipe.yaml"
         recipe.write_text(yaml.safe_dump(values))
-        plain = command_line_run(recipe, request, root / "command-line")
-        watched, refreshes, _ = train_tab_run(recipe, request, root / "watched")
-        visitor = TextToImagePipeline.from_pretrained(SHIPPED_PIPELINE, device="cpu")
-        idle = [visitor_seconds(visitor, seed) for seed in range(IDLE_RUNS + 1)][1:]  # the first warms up
-        shared, _, drawn = train_tab_run(recipe, request, root / "shared", visitor)
+        measured = {phase: in_own_process(phase, recipe, args.steps, root) for phase in PHASES}
+    plain, (watched, refreshes, _), idle = measured["command line"], measured["Train tab"], measured["idle visitor"]
+    shared, _, drawn = measured["Train tab and visitor"]
     print("| run | training images/s | vs command line |\n|---|---|---|")
     print(f"| command line (no views) | {plain:.1f} | 1.00x |")
     tab = f"Train tab, all views, a page refreshing every {REFRESH_SECONDS:g} s"
