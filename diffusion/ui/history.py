@@ -1,9 +1,9 @@
 """This session's runs on the text tab: a thumbnail of each run's grid with its settings; clicking one
 puts those settings (its seed included) back into the controls, so a run can be made again or varied.
 
-The list lives in the visitor's browser (`gr.BrowserState`, so a reload keeps it), newest first, and keeps
-the last `HISTORY_SIZE` runs. What comes back from a browser is checked like a request: the browser's
-storage is the visitor's to edit.
+The list lives in the visitor's own `gr.State`, newest first, and keeps the last `HISTORY_SIZE` runs; a copy
+in the browser's storage (`gr.BrowserState`) brings it back after a reload. What comes back from a browser
+is checked like a request: the browser's storage is the visitor's to edit.
 """
 
 from __future__ import annotations
