@@ -5,9 +5,11 @@ a process of its own, and the images/s of each beside the machine's fp32 matmul 
     python benchmarks/train_tab.py --config configs/tiny.yaml --steps 60 --sample-every 20   # a smoke run
 
 - command line: the run as `python -m diffusion.train` takes it (loss.csv, loss_by_level.csv; no views);
-- Train tab: the run as the page starts it (its own thread, each block's gradient norm at every log, a
-  network-view picture with every sample strip), with a page refreshing it every 2 s as a visitor who has
-  just arrived would (train_handlers.refresh with nothing seen: every table and picture built again);
+- Train tab: the run as the page starts it (its own process, each block's gradient norm at every log, a
+  network-view picture with every sample strip) from a process that has drawn with the shipped model on its
+  main thread first, as a web server has (the torch state a run on a server thread would inherit), with a
+  page refreshing it every 2 s as a visitor who has just arrived would (train_handlers.refresh with nothing
+  seen: every table and picture built again);
 - Train tab and another visitor: the same, while a second visitor draws text-to-image with the shipped
   model (4 images at the default settings, one after another): that visitor's seconds per run against the
   same runs on an idle machine, and what the drawing costs the training.
@@ -105,7 +107,8 @@ PHASES = ("command line", "Train tab", "idle visitor", "Train tab and visitor")
 def in_own_process(phase: str, recipe: Path, steps: int, root: Path):
     """One phase in a process of its own: a thread that has run torch leaves its OpenMP threads behind,
     which halve the speed of torch on another thread of the same process (measured: 172 images/s on the
-    main thread, then 85 on a run's thread), so phases sharing a process would measure each other."""
+    main thread, then 85 on a run's thread), so phases sharing a process would measure each other. (This is
+    also why the Train tab trains in a process of its own: training_worker.py.)"""
     child = [sys.executable, __file__, "--phase", phase, "--recipe", str(recipe), "--steps", str(steps)]
     output = subprocess.run([*child, "--root", str(root)], check=True, capture_output=True, text=True).stdout
     return json.loads(output.strip().splitlines()[-1])
@@ -118,12 +121,11 @@ def phase_result(phase: str, recipe: Path, steps: int, root: Path):
     folder = root / phase.replace(" ", "-")
     if phase == "command line":
         return command_line_run(recipe, request, folder)
-    if phase == "Train tab":
-        return train_tab_run(recipe, request, folder)
     visitor = TextToImagePipeline.from_pretrained(SHIPPED_PIPELINE, device="cpu")
     if phase == "idle visitor":
         return [visitor_seconds(visitor, seed) for seed in range(IDLE_RUNS + 1)][1:]  # the first warms up
-    return train_tab_run(recipe, request, folder, visitor)
+    visitor_seconds(visitor, seed=0)  # torch has run on the main thread, as in a web server
+    return train_tab_run(recipe, request, folder, visitor if phase == "Train tab and visitor" else None)
 
 
 def main() -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import copy
 import math
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -19,7 +21,7 @@ from diffusion.training.checkpoint import checkpoint_folders
 from diffusion.training.loop import CHECKPOINT, LOG, STEP, STOP, STOPPED
 from diffusion.training.train import main as train_main
 from diffusion.training.train import prepare_training
-from diffusion.ui.training_run import BROKEN, ENDED, HALTED, PAUSED, TRAINING, RunRequest, TrainingRuns
+from diffusion.ui.training_run import BROKEN, ENDED, FAILED, HALTED, PAUSED, TRAINING, RunRequest, TrainingRuns
 
 from .conftest import ROOT
 
@@ -134,3 +136,15 @@ def test_bad_settings_are_refused_before_anything_starts(runs):
         with pytest.raises(UserError, match=message):
             runs.start(asked(**({"max_steps": 5, "max_minutes": None} | changes)))
     assert runs.current is None and not Path(runs.root).exists()
+
+
+def test_a_run_whose_process_dies_is_reported_and_keeps_its_checkpoints(runs):
+    run = runs.start(asked(max_steps=100_000, max_minutes=None))
+    assert run.process.pid != os.getpid(), "the run trains in a process of its own"
+    wait_until(lambda: run.view().checkpoint_step is not None)
+    os.kill(run.process.pid, signal.SIGKILL)  # as the kernel does to a process out of memory
+    assert run.wait(30)
+    view = run.view()
+    assert view.status == FAILED and "training process ended unexpectedly (exit code -9)" in view.message
+    assert checkpoint_folders(run.folder), "what the run saved is kept"
+    assert runs.start(asked(max_steps=2, max_minutes=None)).wait(120), "the slot is free again"

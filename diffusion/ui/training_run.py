@@ -1,29 +1,44 @@
-"""A training run started from the web page: one per server (the run lock), driven on a thread of its own.
+"""A training run started from the web page: one per server (the run lock), trained in a process of its own.
 
-The thread follows the one training loop's events (train.prepare_training, loop.py), exactly as the command
-line does, and writes the same run folder (loss.csv, samples, checkpoints, pipeline/), plus what only the page
+The process (training_worker.py) runs the one training loop (train.prepare_training, loop.py) exactly as the
+command line does and writes the same run folder (loss.csv, samples, checkpoints, pipeline/), plus what only the page
 shows: each block's gradient norm and the pictures of what the network sees (network_view/). It outlives the page
 that started it: every visitor's page polls `view()` and shows what it finds. Only the browser holding the
-run's key (handed to it at Start) may pause, resume or stop it; everyone else watches. Pausing holds the
-loop between two steps (the generator simply waits); stopping asks the loop to stop, which saves a
-checkpoint. Nothing here knows Gradio or makes pictures.
+run's key (handed to it at Start) may pause, resume or stop it; everyone else watches. A thread here follows
+the process's news into the run's view. Pausing holds the loop between two steps; stopping asks the loop to
+stop, which saves a checkpoint; a process that dies without a word is reported as failed.
+Nothing here knows Gradio or makes pictures.
 """
 
 from __future__ import annotations
 
 import math
+import multiprocessing
+import queue
 import secrets
 import threading
 import time
-import traceback
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from ..common.config import Config, load_config
 from ..common.errors import UserError
 from ..common.folders import resolve_pipeline_folder
-from ..training.loop import CHECKPOINT, DIVERGED, LOG, SAMPLE, STEP, STOP, STOPPED, LoopEvent
-from ..training.train import Training, prepare_training
+from ..training.loop import (
+    CHECKPOINT,
+    DIVERGED,
+    DONE,
+    INTERRUPTED,
+    LOG,
+    SAMPLE,
+    STEP,
+    STOP,
+    STOPPED,
+    TIME_UP,
+    LoopEvent,
+)
+from .training_worker import EVENT, EXPORTING, FINAL, GOING, HELD, PAUSE, PREPARED, RESUME, train_in_process
+from .training_worker import STOP as STOP_ORDER
 
 # What a run is doing; the last four are ends.
 PREPARING, TRAINING, PAUSED, SAVING = "preparing", "training", "paused", "saving"
@@ -98,16 +113,27 @@ def run_config(recipe: Path, request: RunRequest, folder: Path) -> Config:
 
 
 class TrainingRun:
-    """One run on its thread. `view()` for the pages; `pause`, `resume`, `stop` for the key's holder."""
+    """One run, training in a process of its own (training_worker.py) and followed here on a thread that keeps
+    its view. `view()` for the pages; `pause`, `resume`, `stop` for the key's holder."""
 
     def __init__(self, number: int, recipe: str, config: Config, key: str):
         self.number, self.recipe, self.config, self.key = number, recipe, config, key
         self.folder = Path(config.train.output_dir)
-        self._lock = threading.Condition()
+        self._lock = threading.Lock()
         self._view = RunView(number, recipe, self.folder, PREPARING, "", 0, config.train.max_steps, None)
         self._paused = self._stop_asked = False
-        self._training: Training | None = None
-        self.thread = threading.Thread(target=self._work, name=f"training-run-{number}", daemon=True)
+        processes = multiprocessing.get_context("spawn")  # a fresh interpreter: no threads or torch state copied
+        self._news, self._orders = processes.Queue(), processes.Queue()
+        command = f"web page, Train tab, recipe {recipe}"
+        self.process = processes.Process(
+            target=train_in_process, args=(config, command, self._news, self._orders), name=f"training-run-{number}"
+        )
+        self.process.daemon = True  # a server that exits stops it (SIGTERM: the loop saves a checkpoint)
+        self.thread = threading.Thread(target=self._follow, name=f"training-run-{number}", daemon=True)
+
+    def start(self) -> None:
+        self.process.start()
+        self.thread.start()
 
     def view(self) -> RunView:
         with self._lock:
@@ -120,18 +146,19 @@ class TrainingRun:
             return replace(v, **copied, network_views=dict(v.network_views))
 
     def pause(self) -> None:
-        """Hold the run after the step in flight; the status says "paused" once it holds (_hold_while_paused),
-        so a page that reads "paused" never sees one more step come in."""
+        """Hold the run after the step in flight; the status says "paused" once it holds (the HELD news), so a
+        page that reads "paused" never sees one more step come in."""
         with self._lock:
-            if self._view.status == TRAINING:
+            if self._view.status == TRAINING and not self._paused:
                 self._paused = True
+                self._orders.put(PAUSE)
 
     def resume(self) -> None:
         with self._lock:
             if self._paused:
                 self._paused = False
                 self._set(status=TRAINING)
-                self._lock.notify_all()
+                self._orders.put(RESUME)
 
     def stop(self) -> None:
         """Stop after the step in flight; the loop saves a checkpoint. A paused run is woken for it."""
@@ -140,16 +167,14 @@ class TrainingRun:
                 return
             self._stop_asked, self._paused = True, False
             self._set(status=SAVING, message="Stopping: the step in flight finishes, then a checkpoint is saved.")
-            self._lock.notify_all()
-            if self._training is not None:
-                self._training.loop.request_stop()
+            self._orders.put(STOP_ORDER)
 
     def pipeline_folder(self) -> Path:
         """The run's newest pipeline (its final one, or its newest checkpoint's), as `diffusion.sample` finds it."""
         return resolve_pipeline_folder(self.folder)
 
     def wait(self, timeout: float | None = None) -> bool:
-        """Wait for the thread to end; whether it has."""
+        """Wait for the run to end (its process, and this side's view of it); whether it has."""
         self.thread.join(timeout)
         return not self.thread.is_alive()
 
@@ -158,30 +183,40 @@ class TrainingRun:
             setattr(self._view, name, value)
         self._view.version += 1
 
-    def _work(self) -> None:
-        try:
-            command = f"web page, Train tab, recipe {self.recipe}"
-            training = prepare_training(self.config, command=command, watched=True)
-            with self._lock:
-                self._training = training
-                status = SAVING if self._stop_asked else TRAINING
-                deadline, caption = training.loop.schedule.deadline, training.network_view_caption
-                self._set(status=status, deadline=deadline, network_view_caption=caption)
-                if self._stop_asked:
-                    training.loop.request_stop()
-            for event in training.events():
-                training.write_logs(event)
-                self._record(event)
-                if event.kind == STEP:
-                    self._hold_while_paused(training)
-            self._end(training)
-        except UserError as error:
-            with self._lock:
-                self._set(status=FAILED, message=str(error))
-        except Exception as error:  # a bug, not the visitor's doing: the server log has the details
-            traceback.print_exc()
-            with self._lock:
-                self._set(status=FAILED, message=f"the run failed ({type(error).__name__}: {error})")
+    def _follow(self) -> None:
+        """Keep the view up to date with the process's news until its FINAL news, or until it dies without one."""
+        while True:
+            try:
+                kind, value = self._news.get(timeout=1.0)
+            except queue.Empty:
+                if self.process.is_alive():
+                    continue
+                try:  # its last news may still be on its way out of the pipe
+                    kind, value = self._news.get(timeout=1.0)
+                except queue.Empty:
+                    self._died()
+                    return
+            if kind == FINAL:
+                self._ended(*value)
+                self.process.join()
+                return
+            self._hear(kind, value)
+
+    def _hear(self, kind: str, value) -> None:
+        if kind == EVENT:
+            self._record(value)
+            return
+        with self._lock:
+            if kind == PREPARED:
+                deadline, caption = value
+                self._set(status=SAVING if self._stop_asked else TRAINING, deadline=deadline)
+                self._set(network_view_caption=caption)
+            elif kind == HELD and self._paused:  # not when resumed or stopped since
+                self._set(status=PAUSED)
+            elif kind == GOING:
+                self._set(deadline=value)
+            elif kind == EXPORTING:
+                self._set(status=SAVING)
 
     def _record(self, event: LoopEvent) -> None:
         with self._lock:
@@ -208,30 +243,20 @@ class TrainingRun:
                 v.message = f"Stopped at step {event.step}; saving a checkpoint and the final pipeline."
             self._set()
 
-    def _hold_while_paused(self, training: Training) -> None:
-        """Between two steps: wait while paused; the pause does not count against the time budget."""
+    def _ended(self, why: str, message: str) -> None:
+        status = {DIVERGED: BROKEN, STOPPED: HALTED, INTERRUPTED: HALTED, DONE: FINISHED, TIME_UP: FINISHED}
         with self._lock:
-            if not self._paused:
-                return
-            started = time.time()
-            self._set(status=PAUSED)
-            while self._paused:
-                self._lock.wait()
-            training.loop.paused_for(time.time() - started)
-            self._set(deadline=training.loop.schedule.deadline)
+            self._set(status=status.get(why, FAILED), message=message)
 
-    def _end(self, training: Training) -> None:
-        loop = training.loop
-        if loop.stop_reason == DIVERGED:
-            with self._lock:
-                self._set(status=BROKEN, message=loop.divergence() + ".")
-            return
+    def _died(self) -> None:
+        """The process ended without a word (killed, out of memory): say so; its checkpoints stay in the folder."""
+        code = self.process.exitcode
         with self._lock:
-            self._set(status=SAVING)
-        pipeline = loop.finish()
-        with self._lock:
-            status = HALTED if loop.stop_reason == STOPPED else FINISHED
-            self._set(status=status, message=f"{loop.step} steps; the final pipeline is in {pipeline}.")
+            self._set(
+                status=FAILED,
+                message=f"the training process ended unexpectedly (exit code {code}); the server's log may say why. "
+                f"Its checkpoints are kept in {self.folder}",
+            )
 
 
 class TrainingRuns:
@@ -254,7 +279,7 @@ class TrainingRuns:
             folder = self.root / f"{time.strftime('%Y%m%d-%H%M%S')}-{request.recipe}-run{number}"
             config = run_config(self.recipes[request.recipe], request, folder)
             self._count, self.current = number, TrainingRun(number, request.recipe, config, secrets.token_hex(16))
-            self.current.thread.start()
+            self.current.start()
             return self.current
 
     def owned(self, key: str | None) -> TrainingRun | None:
