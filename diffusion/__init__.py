@@ -2,12 +2,13 @@
 
 import os
 
+from .common.openmp import choose_wait_policy
+
 # Offline by default: every weight this project uses is on disk; nothing is fetched at run time.
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
-# OpenMP's busy-waiting makes two threads several times slower whenever the other core is busy.
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+choose_wait_policy()  # training spins, the rest sleeps: see common/openmp.py
 
 
 def __getattr__(name):

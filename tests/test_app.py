@@ -66,7 +66,7 @@ def test_same_seed_gives_the_same_images(client):
     assert zipped.endswith("seeds1234-1235-a-sneaker-files.zip") and bundle["visible"]
     assert zipfile.ZipFile(zipped).namelist() == names  # every file of the run, in one download
     settings = read_png_settings(files[3])
-    assert settings["prompt"] == "a sneaker" and settings["seed"] == 1235 and settings["steps"] == 4
+    assert settings["prompt"] == "a sneaker" and settings["seed"] == 1235 and settings["num_inference_steps"] == 4
     gifs = [f for f in files if f.endswith(".gif")]
     assert PIL.Image.open(gifs[0]).n_frames == 4  # one frame per step
     assert len(snapshots) == 4

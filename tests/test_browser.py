@@ -616,7 +616,11 @@ def test_variations_redraw_the_selected_result_at_the_next_seeds(page):
     assert captions == [f"seed {chosen + k}" for k in range(1, 5)], captions
     assert f"4 variations of seed {chosen}" in status(page)
     settings = picture_settings(page.locator("#gallery img").first.get_attribute("src"))
-    assert settings["prompt"] == "a dark coat" and settings["steps"] == 10 and settings["variation_of"] == chosen
+    assert (
+        settings["prompt"] == "a dark coat"
+        and settings["num_inference_steps"] == 10
+        and settings["variation_of"] == chosen
+    )
     assert 0 < settings["strength"] < 1  # drawn from the chosen picture, a little noised
     assert page.locator("#generate").is_enabled() and page.locator("#stop").is_disabled()
 
@@ -663,6 +667,7 @@ def drop_png(page, path) -> None:
 
 def test_settings_are_read_back_from_a_dropped_png(page, tmp_path):
     made = tmp_path / "seed77-a-sandal-8x.png"
+    # "steps": as PNGs written before the settings took the pipeline's names call it
     stored = {"prompt": "a sandal", "negative_prompt": "blurry", "steps": 7, "guidance_scale": 4.5, "seed": 77}
     save_png(PIL.Image.new("L", (224, 224)), made, stored | {"scheduler": "ddim", "checkpoint": "pipeline"})
     drop_png(page, made)

@@ -13,14 +13,14 @@ from diffusion.ui import progress
 from diffusion.ui.compare import NO_AXIS, parse_values, plan
 
 LIMITS = Limits(max_steps=100, max_images=16)
-BASE = {"steps": 10, "guidance_scale": 3.0, "scheduler": "ddim"}
+BASE = {"num_inference_steps": 10, "guidance_scale": 3.0, "scheduler": "ddim"}
 
 
 def test_a_plan_puts_each_axis_value_into_its_cells_at_one_seed():
     grid = plan(LIMITS, "a coat", "", 5, BASE, "Guidance scale", "1, 7.5, 1", "Sampler", "euler, DDPM")
     assert grid.columns == ["guidance 1", "guidance 7.5"] and grid.rows == ["euler", "ddpm"]  # repeats left out
     cells = [cell.settings for row in grid.cells for cell in row]
-    assert [(s.guidance_scale, s.scheduler, s.steps) for s in cells] == [
+    assert [(s.guidance_scale, s.scheduler, s.num_inference_steps) for s in cells] == [
         (1.0, "euler", 10),
         (7.5, "euler", 10),
         (1.0, "ddpm", 10),

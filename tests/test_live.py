@@ -163,7 +163,11 @@ def test_generate_with_the_fast_model_uses_it_and_the_history_restores_it(app):
     done = dict(zip(TEXT_FIELDS, last, strict=True))
     assert done["status"].startswith("Done"), done["status"]
     settings = read_png_settings(done["files"][0])
-    assert settings["checkpoint"] == "tiny-fast" and settings["model"] == FAST_MODEL and settings["steps"] == 4
+    assert (
+        settings["checkpoint"] == "tiny-fast"
+        and settings["model"] == FAST_MODEL
+        and settings["num_inference_steps"] == 4
+    )
     assert "fast model" in done["history"][0][1]
 
     restored = bind(on.restore, app)(done["history_runs"], gr.SelectData(None, {"index": 0, "value": None}))

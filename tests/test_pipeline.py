@@ -90,7 +90,14 @@ def test_save_and_load_refuse_keyword_arguments_they_would_ignore(pipe, tmp_path
 
 
 def test_settings_give_the_same_images_as_the_keywords_they_stand_for(pipe):
-    settings = GenerationSettings(prompt="a coat", negative_prompt="a bag", steps=3, images=2, seed=4, scheduler="ddim")
+    settings = GenerationSettings(
+        prompt="a coat",
+        negative_prompt="a bag",
+        num_inference_steps=3,
+        num_images_per_prompt=2,
+        seed=4,
+        scheduler="ddim",
+    )
     keywords = dict(num_inference_steps=3, num_images_per_prompt=2, seed=4, scheduler="ddim", output_type="pt")
     direct = pipe("a coat", negative_prompt="a bag", **keywords).images
     via_settings = pipe(**settings.pipeline_kwargs(), output_type="pt").images

@@ -47,7 +47,11 @@ def test_cli_writes_images_grid_gif_and_manifest(tiny_run, tmp_path, capsys):
     for entry in manifest["images"]:
         settings = read_png_settings(out / entry["file"])
         assert settings["prompt"] == "a pair of trousers" and settings["negative_prompt"] == "a bag"
-        assert settings["steps"] == 4 and settings["scheduler"] == "ddim" and settings["seed"] == entry["seed"]
+        assert (
+            settings["num_inference_steps"] == 4
+            and settings["scheduler"] == "ddim"
+            and settings["seed"] == entry["seed"]
+        )
     assert Image.open(out / manifest["grid"]).width > 3 * 28
     assert Image.open(out / manifest["gif"]).n_frames == 4
     assert not [path.name for path in out.iterdir() if path.name.startswith(".")]  # no staging files left

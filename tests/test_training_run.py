@@ -15,6 +15,7 @@ import torch
 import yaml
 from safetensors.torch import load_file
 
+from diffusion.common import openmp
 from diffusion.common.errors import UserError
 from diffusion.sampling.pipeline import TextToImagePipeline
 from diffusion.training.checkpoint import checkpoint_folders
@@ -84,6 +85,7 @@ def wait_until(condition, timeout: float = 120) -> None:
         time.sleep(0.05)
 
 
+@pytest.mark.slow  # a training process of its own
 def test_one_run_at_a_time_pause_resume_and_stop(runs, base_tiny_config):
     run = runs.start(asked(max_steps=100_000, max_minutes=None))
     with pytest.raises(UserError, match="run 1 .* is training on this server"):
@@ -117,6 +119,7 @@ def test_one_run_at_a_time_pause_resume_and_stop(runs, base_tiny_config):
     assert second.wait(120) and second.view().status in ENDED and second.view().step == 3
 
 
+@pytest.mark.slow  # a training process of its own
 def test_a_diverging_run_stops_with_its_message(runs):
     run = runs.start(asked(learning_rate=1.0, max_steps=200, max_minutes=None))
     assert run.wait(120)
@@ -138,9 +141,14 @@ def test_bad_settings_are_refused_before_anything_starts(runs):
     assert runs.current is None and not Path(runs.root).exists()
 
 
+@pytest.mark.slow  # a training process of its own
 def test_a_run_whose_process_dies_is_reported_and_keeps_its_checkpoints(runs):
     run = runs.start(asked(max_steps=100_000, max_minutes=None))
     assert run.process.pid != os.getpid(), "the run trains in a process of its own"
+    environment = Path(f"/proc/{run.process.pid}/environ").read_bytes().split(b"\0")
+    if not openmp.CHOSEN_BY_USER:  # OpenMP's own default there, where this process sleeps (PASSIVE)
+        assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE"
+        assert not any(line.startswith(b"OMP_WAIT_POLICY=") for line in environment)
     wait_until(lambda: run.view().checkpoint_step is not None)
     os.kill(run.process.pid, signal.SIGKILL)  # as the kernel does to a process out of memory
     assert run.wait(30)
@@ -148,3 +156,15 @@ def test_a_run_whose_process_dies_is_reported_and_keeps_its_checkpoints(runs):
     assert view.status == FAILED and "training process ended unexpectedly (exit code -9)" in view.message
     assert checkpoint_folders(run.folder), "what the run saved is kept"
     assert runs.start(asked(max_steps=2, max_minutes=None)).wait(120), "the slot is free again"
+
+
+def test_the_training_commands_spin_and_the_rest_sleeps(monkeypatch):
+    for argv, training in [
+        (["python", "-m", "diffusion.train", "--config", "c.yaml"], True),
+        (["python", "-m", "diffusion.distill", "--teacher", "t"], True),
+        (["python", "-m", "diffusion.sample", "--prompt", "a bag"], False),
+        (["python", "app.py", "-m", "diffusion.train"], False),  # words of another command's arguments
+        (["python", "-m", "pytest"], False),
+    ]:
+        monkeypatch.setattr("sys.orig_argv", argv)
+        assert openmp.runs_a_training_command() == training, argv

@@ -81,7 +81,7 @@ def test_history_keeps_the_newest_runs_and_restores_their_settings(tmp_path):
         record = {
             "prompt": f"a bag {seed}",
             "negative_prompt": "",
-            "steps": 5,
+            "num_inference_steps": 5,
             "guidance_scale": 2.5,
             "seed": seed,
             "scheduler": "ddim",
@@ -102,7 +102,7 @@ def test_a_reloaded_page_gets_back_only_runs_this_server_made_and_still_has(tmp_
     record = {
         "prompt": "a bag",
         "negative_prompt": "",
-        "steps": 5,
+        "num_inference_steps": 5,
         "guidance_scale": 2.5,
         "seed": 7,
         "scheduler": "ddim",
@@ -121,10 +121,10 @@ def test_a_reloaded_page_gets_back_only_runs_this_server_made_and_still_has(tmp_
         {**good, "grid": grids[1]},
         {**good, "grid": str(elsewhere)},
         {**good, "grid": str(app.folders.root / ".." / "secret-grid.png")},
-        {**good, "settings": {**record, "steps": 10_000}},
+        {**good, "settings": {**record, "num_inference_steps": 10_000}},
         {**good, "settings": {**record, "prompt": 3}},
         {**good, "settings": {**record, "model": "nonexistent"}},
-        {**good, "images": "many"},
+        {**good, "num_images_per_prompt": "many"},
         "not a run",
     ]
     assert history.remembered(app, stored) == [good]

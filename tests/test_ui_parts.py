@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import threading
 
 import numpy as np
@@ -12,7 +13,7 @@ import torch
 from diffusion.common.errors import UserError
 from diffusion.sampling.imageio import denoising_frames, read_png_settings, save_gif, save_png
 from diffusion.sampling.pipeline import TextToImageOutput, TextToImagePipeline
-from diffusion.sampling.settings import Limits
+from diffusion.sampling.settings import GenerationSettings, Limits, with_current_names
 from diffusion.ui.render import attention_heatmaps, merge_word_pieces, preview_frame, sketch_to_input
 from diffusion.ui.requests import check_blend, check_request
 from diffusion.ui.streaming import StepFrame, StopButtons, stream_pipeline
@@ -29,7 +30,12 @@ def pipe():
 
 def test_settings_are_checked_with_messages_that_name_the_field():
     request = check_request(LIMITS, " a bag ", "", 20.0, 3, 2, 5, "ddim")
-    assert (request.prompt, request.settings.steps, request.settings.images, request.seed) == ("a bag", 20, 2, 5)
+    assert (
+        request.prompt,
+        request.settings.num_inference_steps,
+        request.settings.num_images_per_prompt,
+        request.seed,
+    ) == ("a bag", 20, 2, 5)
     assert check_request(LIMITS, "a bag", None, 20, 3, 1, -1, "dpm++").seed >= 0  # -1: a random seed
     bad = [
         ({"steps": 51}, "steps must be a whole number from 1 to 50"),
@@ -57,6 +63,23 @@ def test_settings_are_checked_with_messages_that_name_the_field():
             )
     with pytest.raises(UserError, match="number of frames"):
         check_blend(LIMITS, "a bag", "a coat", 1, 20, 3, 0, "dpm++")
+
+
+def test_settings_speak_the_pipelines_names_and_older_files_are_read():
+    settings = GenerationSettings(prompt="a bag", num_inference_steps=3, num_images_per_prompt=2, seed=1, strength=0.5)
+    kwargs = settings.pipeline_kwargs()
+    assert set(kwargs) <= set(inspect.signature(TextToImagePipeline.__call__).parameters)
+    assert kwargs["num_inference_steps"] == 3 and kwargs["num_images_per_prompt"] == 2 and kwargs["strength"] == 0.5
+    assert "strength" not in GenerationSettings(prompt="a bag").pipeline_kwargs()
+    older = {"prompt": "a bag", "steps": 7, "guidance": 4.5, "num_images": 2, "seed": 1}  # the sampling CLI's old names
+    assert with_current_names(older) == {
+        "prompt": "a bag",
+        "num_inference_steps": 7,
+        "guidance_scale": 4.5,
+        "num_images_per_prompt": 2,
+        "seed": 1,
+    }
+    assert with_current_names({"steps": 7, "num_inference_steps": 9}) == {"num_inference_steps": 9}
 
 
 def test_stream_yields_every_step_then_the_output(pipe):

@@ -46,7 +46,9 @@ def check_settings(images_per_prompt, guidance_scale, guidance_sweep, num_infere
     if not isinstance(images_per_prompt, int) or not 1 <= images_per_prompt <= MAX_IMAGES_PER_PROMPT:
         raise UserError(f"images per prompt must be from 1 to {MAX_IMAGES_PER_PROMPT}, got {images_per_prompt!r}")
     for scale in (guidance_scale, *guidance_sweep):
-        GenerationSettings(prompt=None, steps=num_inference_steps, guidance_scale=scale, scheduler=scheduler, seed=seed)
+        GenerationSettings(
+            prompt=None, num_inference_steps=num_inference_steps, guidance_scale=scale, scheduler=scheduler, seed=seed
+        )
 
 
 def check_compatible(pipe, classifier: Classifier) -> str:

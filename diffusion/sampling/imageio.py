@@ -3,7 +3,7 @@
 A PNG saved here holds the settings that made it (prompt, seed, steps, ...) as JSON in a PNG text
 chunk named "parameters", so any image can be regenerated from the file alone:
 
-    >>> save_png(image, "sneaker.png", {"prompt": "a sneaker", "seed": 0, "steps": 20})
+    >>> save_png(image, "sneaker.png", {"prompt": "a sneaker", "seed": 0, "num_inference_steps": 20})
     >>> read_png_settings("sneaker.png")["seed"]
     0
 """

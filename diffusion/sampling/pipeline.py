@@ -150,7 +150,7 @@ class TextToImagePipeline(DiffusionPipeline):
         settings = GenerationSettings(
             prompt=prompt if prompt_embeds is None else None,
             negative_prompt=negative_prompt,
-            images=num_images_per_prompt,
+            num_images_per_prompt=num_images_per_prompt,
             seed=seed,
             strength=strength if image is not None else None,
             **self._named_or_default(num_inference_steps, guidance_scale, scheduler),
@@ -165,12 +165,12 @@ class TextToImagePipeline(DiffusionPipeline):
             if settings.prompt is None:
                 raise UserError("give a prompt: a short text such as 'a sneaker'")
             prompt_embeds = self.encode_prompt(settings.prompts)
-        cond = prompt_embeds.repeat_interleave(settings.images)
+        cond = prompt_embeds.repeat_interleave(settings.num_images_per_prompt)
         do_guidance = settings.guidance_scale != 1.0 and not folded
         if do_guidance:
             negatives = self.encode_prompt(settings.negative_prompts(len(prompt_embeds)), "negative prompt")
-            cond = PromptEmbeddings.cat([negatives.repeat_interleave(settings.images), cond])
-        total = len(prompt_embeds) * settings.images
+            cond = PromptEmbeddings.cat([negatives.repeat_interleave(settings.num_images_per_prompt), cond])
+        total = len(prompt_embeds) * settings.num_images_per_prompt
         seeds, generator = self._generators(settings.seed, generator, total)
 
         device = self.unet.device
@@ -201,11 +201,11 @@ class TextToImagePipeline(DiffusionPipeline):
         attention = store.mean()
         return attention.chunk(2)[1] if guided else attention
 
-    def _named_or_default(self, steps, guidance_scale, scheduler) -> dict:
+    def _named_or_default(self, num_inference_steps, guidance_scale, scheduler) -> dict:
         """What the caller named, else the folder's `generation_defaults`, else settings.py's defaults."""
         stored = sampling_defaults(self.generation_defaults)
         named = {
-            "steps": (steps, stored["num_inference_steps"]),
+            "num_inference_steps": (num_inference_steps, stored["num_inference_steps"]),
             "guidance_scale": (guidance_scale, stored["guidance_scale"]),
             "scheduler": (scheduler, stored["scheduler"]),
         }
@@ -215,7 +215,7 @@ class TextToImagePipeline(DiffusionPipeline):
         """Pure noise at the first timestep; or, from a picture, the picture noised to `strength`
         with the first steps skipped (SDEdit)."""
         device = self.unet.device
-        sampler.set_timesteps(settings.steps, device=device)
+        sampler.set_timesteps(settings.num_inference_steps, device=device)
         timesteps = sampler.timesteps
         size = self.unet.config.sample_size
         shape = (total, self.unet.config.in_channels, size, size)
@@ -223,7 +223,7 @@ class TextToImagePipeline(DiffusionPipeline):
         noise = randn_tensor(shape, generator=generator, device=torch.device("cpu"), dtype=torch.float32).to(device)
         if image is None:
             return noise * sampler.init_noise_sigma, timesteps
-        start = settings.steps - max(1, round(settings.steps * settings.strength))
+        start = settings.num_inference_steps - max(1, round(settings.num_inference_steps * settings.strength))
         timesteps = timesteps[start * sampler.order :]
         if hasattr(sampler, "set_begin_index"):
             sampler.set_begin_index(start * sampler.order)

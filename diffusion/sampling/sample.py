@@ -54,8 +54,8 @@ def regenerate_command(settings: dict) -> str:
         f"--checkpoint {settings['checkpoint']}",
         f"--seed {settings['seed']}",
         "--num-images 1",
-        f"--steps {settings['steps']}",
-        f"--guidance {settings['guidance']}",
+        f"--steps {settings['num_inference_steps']}",
+        f"--guidance {settings['guidance_scale']}",
         f"--scheduler {settings['scheduler']}",
     ]
     return " ".join(parts)
@@ -69,14 +69,14 @@ def settings_from(args: argparse.Namespace, stored: dict | None = None) -> Gener
     settings = GenerationSettings(
         prompt=args.prompt,
         negative_prompt=args.negative_prompt,
-        steps=stored["num_inference_steps"] if args.steps is None else args.steps,
+        num_inference_steps=stored["num_inference_steps"] if args.steps is None else args.steps,
         guidance_scale=stored["guidance_scale"] if args.guidance is None else args.guidance,
-        images=args.num_images,
+        num_images_per_prompt=args.num_images,
         seed=args.seed,
         scheduler=stored["scheduler"] if args.scheduler is None else args.scheduler,
     )
     if settings.seed is None:
-        settings = dataclasses.replace(settings, seed=random_seed(settings.images))
+        settings = dataclasses.replace(settings, seed=random_seed(settings.num_images_per_prompt))
     return settings
 
 
@@ -114,8 +114,8 @@ def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result,
     common = {
         "prompt": settings.prompt,
         "negative_prompt": settings.negative_prompt,
-        "steps": settings.steps,
-        "guidance": settings.guidance_scale,
+        "num_inference_steps": settings.num_inference_steps,
+        "guidance_scale": settings.guidance_scale,
         "scheduler": settings.scheduler,
         "checkpoint": str(checkpoint),
     }
@@ -133,7 +133,8 @@ def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result,
             entries.append({"file": path.name, **image_settings})
         grid = out / f"{base}_seed{settings.seed}_grid.png"
         with staged_file(grid) as staging:
-            tensor_grid(result.images, scale=SCALE, nrow=min(GRID_COLUMNS, settings.images)).save(staging)
+            columns = min(GRID_COLUMNS, settings.num_images_per_prompt)
+            tensor_grid(result.images, scale=SCALE, nrow=columns).save(staging)
         written.append(grid)
         extra = {"grid": grid.name}
         if frames is not None:
@@ -142,7 +143,12 @@ def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result,
                 save_gif(frames, staging)
             written.append(gif)
             extra["gif"] = gif.name
-        run = {**common, "seed": settings.seed, "num_images": settings.images, "seconds": round(seconds, 2)}
+        run = {
+            **common,
+            "seed": settings.seed,
+            "num_images_per_prompt": settings.num_images_per_prompt,
+            "seconds": round(seconds, 2),
+        }
         append_manifest(out / "manifest.json", {**run, **extra, "images": entries})
     except OSError as error:
         for path in written:

@@ -5,7 +5,7 @@ limit and the words that explain it live here and nowhere else. A bad field rais
 that names it, its allowed range and what was given. `Limits` carries how much a caller allows: the
 pipeline allows the most; the web UI passes tighter limits so one visitor cannot hold a shared CPU.
 
-    settings = GenerationSettings(prompt="a bag", steps=20, images=4, seed=0)
+    settings = GenerationSettings(prompt="a bag", num_inference_steps=20, num_images_per_prompt=4, seed=0)
     pipe(**settings.pipeline_kwargs())
 """
 
@@ -120,9 +120,9 @@ class GenerationSettings:
 
     prompt: str | tuple[str, ...] | None
     negative_prompt: str | tuple[str, ...] | None = None
-    steps: int = DEFAULT_STEPS
+    num_inference_steps: int = DEFAULT_STEPS
     guidance_scale: float = DEFAULT_GUIDANCE
-    images: int = 1
+    num_images_per_prompt: int = 1
     seed: int | None = None
     scheduler: str = DEFAULT_SCHEDULER
     strength: float | None = None
@@ -133,13 +133,13 @@ class GenerationSettings:
         checked = {
             "prompt": prompt_texts(self.prompt, "prompt", required=True),
             "negative_prompt": prompt_texts(self.negative_prompt, "negative prompt", required=False),
-            "steps": whole_number(self.steps, "steps", 1, limits.max_steps),
+            "num_inference_steps": whole_number(self.num_inference_steps, "steps", 1, limits.max_steps),
             "guidance_scale": number(self.guidance_scale, "guidance scale", 0, limits.max_guidance),
-            "images": whole_number(self.images, "number of images", 1, limits.max_images),
+            "num_images_per_prompt": whole_number(self.num_images_per_prompt, "number of images", 1, limits.max_images),
             "scheduler": check_scheduler(self.scheduler),
             "strength": None if self.strength is None else check_strength(self.strength),
         }
-        checked["seed"] = None if self.seed is None else check_seed(self.seed, checked["images"])
+        checked["seed"] = None if self.seed is None else check_seed(self.seed, checked["num_images_per_prompt"])
         for name, value in checked.items():
             object.__setattr__(self, name, value)  # frozen: set once, here
         if isinstance(self.prompt, tuple) and isinstance(self.negative_prompt, tuple):
@@ -160,21 +160,27 @@ class GenerationSettings:
         return list(self.negative_prompt)
 
     def pipeline_kwargs(self) -> dict:
-        """The settings as `TextToImagePipeline.__call__` names them."""
-        kwargs = dict(
-            prompt=self.prompt if isinstance(self.prompt, str) or self.prompt is None else list(self.prompt),
-            negative_prompt=self.negative_prompt or None,
-            num_inference_steps=self.steps,
-            guidance_scale=self.guidance_scale,
-            num_images_per_prompt=self.images,
-            seed=self.seed,
-            scheduler=self.scheduler,
-        )
+        """The settings as `TextToImagePipeline.__call__` takes them (the same names; lists for its texts)."""
+        kwargs = {name: getattr(self, name) for name in SETTING_NAMES}
+        kwargs["prompt"] = self.prompt if isinstance(self.prompt, str) or self.prompt is None else list(self.prompt)
+        kwargs["negative_prompt"] = self.negative_prompt or None
         if isinstance(kwargs["negative_prompt"], tuple):
             kwargs["negative_prompt"] = list(kwargs["negative_prompt"])
-        if self.strength is not None:
-            kwargs["strength"] = self.strength
+        if self.strength is None:
+            del kwargs["strength"]
         return kwargs
+
+
+# The settings' names: diffusers' own, as the pipeline, PNGs, manifests and the page's history write them.
+SETTING_NAMES = tuple(name for name in GenerationSettings.__dataclass_fields__ if name != "limits")
+# What older PNGs and manifests called three of them (the sampling CLI wrote "steps" and "guidance").
+OLD_NAMES = {"steps": "num_inference_steps", "guidance": "guidance_scale", "num_images": "num_images_per_prompt"}
+
+
+def with_current_names(stored: dict) -> dict:
+    """Stored settings under today's names; where a file has both, today's name wins."""
+    renamed = {OLD_NAMES[name]: value for name, value in stored.items() if name in OLD_NAMES}
+    return renamed | {name: value for name, value in stored.items() if name not in OLD_NAMES}
 
 
 def random_seed(images: int = 1) -> int:

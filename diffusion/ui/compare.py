@@ -16,7 +16,7 @@ from ..sampling.settings import Limits
 from .requests import PageRequest, check_request
 
 # The settings an axis can vary, by the name the page shows, as the settings record names them.
-AXES = {"Guidance scale": "guidance_scale", "Steps": "steps", "Sampler": "scheduler"}
+AXES = {"Guidance scale": "guidance_scale", "Steps": "num_inference_steps", "Sampler": "scheduler"}
 NO_AXIS = "Nothing"
 MAX_VALUES = 8  # per axis: a grid a screen can show
 
@@ -33,7 +33,7 @@ class Plan:
 
     @property
     def work(self) -> int:
-        return sum(cell.settings.steps for row in self.cells for cell in row)
+        return sum(cell.settings.num_inference_steps for row in self.cells for cell in row)
 
     @property
     def count(self) -> int:
@@ -68,30 +68,34 @@ def convert(name: str, word: str, axis: str):
         number = float(word)
     except ValueError:
         raise UserError(f"{word!r} is not a number ({axis.lower()} values are numbers, e.g. 1, 3, 7.5)") from None
-    return int(number) if name == "steps" and number.is_integer() else number
+    return int(number) if name == "num_inference_steps" and number.is_integer() else number
 
 
 def label(name: str, value) -> str:
-    if name == "steps":
+    if name == "num_inference_steps":
         return f"{value} step{'s' * (value != 1)}"
     return f"guidance {value:g}" if name == "guidance_scale" else str(value)
 
 
 def plan(limits: Limits, prompt, negative, seed, base: dict, x: str, x_values, y: str, y_values) -> Plan:
-    """The grid's cells: `base` (steps, guidance_scale, scheduler) with the axes' values put in; Y may be
+    """The grid's cells: `base` (num_inference_steps, guidance_scale, scheduler) with the axes' values put in; Y may be
     NO_AXIS. Refused, with the numbers, when the grid would do more work than one request may."""
     xs = parse_values(x, x_values)
     ys = [None] if y == NO_AXIS else parse_values(y, y_values)
     if y != NO_AXIS and AXES[y] == AXES[x]:
         raise UserError(f"both axes vary {x.lower()}; choose another setting for Y, or Nothing")
-    steps, guidance, scheduler = base["steps"], base["guidance_scale"], base["scheduler"]
+    steps, guidance, scheduler = base["num_inference_steps"], base["guidance_scale"], base["scheduler"]
     first = check_request(limits, prompt, negative, steps, guidance, 1, seed, scheduler)  # one seed for all
     cells = []
     for y_value in ys:
         row = []
         for x_value in xs:
             settings = base | {AXES[x]: x_value} | ({AXES[y]: y_value} if y_value is not None else {})
-            steps, guidance, scheduler = settings["steps"], settings["guidance_scale"], settings["scheduler"]
+            steps, guidance, scheduler = (
+                settings["num_inference_steps"],
+                settings["guidance_scale"],
+                settings["scheduler"],
+            )
             row.append(check_request(limits, prompt, negative, steps, guidance, 1, first.seed, scheduler))
         cells.append(row)
     rows = [""] if y == NO_AXIS else [label(AXES[y], value) for value in ys]

@@ -28,7 +28,7 @@ def compare_run(app: App, grid: Plan, stop):
     for number, (cell, column, row) in enumerate(cells, 1):
         where = f"Picture {number} of {grid.count} ({column}{', ' + row if row else ''})"
         output = None
-        for item in stream_pipeline(app.pipe, cell.pipeline_kwargs(), cell.settings.steps, stop):
+        for item in stream_pipeline(app.pipe, cell.pipeline_kwargs(), cell.settings.num_inference_steps, stop):
             if not isinstance(item, list):
                 output = item
                 continue
@@ -40,7 +40,7 @@ def compare_run(app: App, grid: Plan, stop):
             stopped = progress.stopped(done, grid.work, timer.seconds)
             yield Update(status=f"Stopped at picture {number} of {grid.count}; nothing was saved.", progress=stopped)
             return
-        done += cell.settings.steps
+        done += cell.settings.num_inference_steps
         images.append(output.images[0])
 
     name = f"seed{first.seed}-{slug(first.prompt)}"

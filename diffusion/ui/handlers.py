@@ -79,7 +79,7 @@ def generate(
             checked = check_request(
                 app.limits, prompt, negative_prompt, steps, guidance_scale, images, seed, scheduler, extra=extra
             )
-            total = checked.settings.steps
+            total = checked.settings.num_inference_steps
             yield from images_run(chosen, checked, checked.pipeline_kwargs(), total, stop, history=history or [])
 
     yield from in_status(run(), TEXT_FIELDS)
@@ -116,7 +116,9 @@ def from_sketch(
             drawing = sketch_to_input(composite)
             if drawing is None or is_blank(drawing):
                 raise UserError("the sketch is empty: draw something (light on dark) or upload a picture first")
-            total = max(1, round(checked.settings.steps * checked.settings.strength))  # noisiest steps skipped
+            total = max(
+                1, round(checked.settings.num_inference_steps * checked.settings.strength)
+            )  # noisiest steps skipped
             yield from images_run(app, checked, checked.pipeline_kwargs() | {"image": drawing}, total, stop)
 
     yield from in_status(run(), IMAGE_FIELDS)
@@ -139,7 +141,9 @@ def variations(app: App, tab: str, run, seed, request: gr.Request):
     def work():
         with stop_signal(app, request, tab) as stop:
             checked, picture = variation_request(app.limits, run, seed)
-            total = max(1, round(checked.settings.steps * checked.settings.strength))  # noisiest steps skipped
+            total = max(
+                1, round(checked.settings.num_inference_steps * checked.settings.strength)
+            )  # noisiest steps skipped
             kwargs = checked.pipeline_kwargs() | {"image": picture}
             chosen = app.model(checked.extra.get("model"))
             yield from images_run(chosen, checked, kwargs, total, stop, made=describe_variations(checked))
@@ -154,7 +158,7 @@ def compare(
 
     def run():
         with stop_signal(app, request, "compare") as stop:
-            base = {"steps": steps, "guidance_scale": guidance_scale, "scheduler": scheduler}
+            base = {"num_inference_steps": steps, "guidance_scale": guidance_scale, "scheduler": scheduler}
             grid = plan(app.limits, prompt, negative, seed, base, x, x_values, y, y_values)
             yield from compare_run(app, grid, stop)
 

@@ -18,20 +18,21 @@ from .text import plural
 HISTORY_SIZE = 24
 
 
-def add_run(runs: list[dict] | None, record: dict, images: int, grid: str) -> list[dict]:
+def add_run(runs: list[dict] | None, record: dict, num_images_per_prompt: int, grid: str) -> list[dict]:
     """The new run first; runs whose files the server has since deleted (RunFolders keeps the last few
     dozen runs of all visitors) are dropped, so the page is never sent a picture that is gone."""
     kept = [run for run in runs or [] if Path(run["grid"]).is_file()]
-    return [{"settings": record, "images": images, "grid": grid}, *kept][:HISTORY_SIZE]
+    return [{"settings": record, "num_images_per_prompt": num_images_per_prompt, "grid": grid}, *kept][:HISTORY_SIZE]
 
 
 def caption(run: dict) -> str:
     s = run["settings"]
     negative = f" · not “{s['negative_prompt']}”" if s.get("negative_prompt") else ""
     model = f" · {s['model']} model" if s.get("model") else ""  # set for the fast model only
+    count = run["num_images_per_prompt"]
     return (
-        f"“{s['prompt']}”{negative} · seed {s['seed']} · {run['images']} image{'s' * (run['images'] > 1)} · "
-        f"{plural(s['steps'], 'step')} · guidance {s['guidance_scale']:g} · {s['scheduler']}{model}"
+        f"“{s['prompt']}”{negative} · seed {s['seed']} · {count} image{'s' * (count > 1)} · "
+        f"{plural(s['num_inference_steps'], 'step')} · guidance {s['guidance_scale']:g} · {s['scheduler']}{model}"
     )
 
 
@@ -45,9 +46,9 @@ def controls_of(run: dict) -> tuple:
     return (
         s["prompt"],
         s.get("negative_prompt", ""),
-        s["steps"],
+        s["num_inference_steps"],
         s["guidance_scale"],
-        run["images"],
+        run["num_images_per_prompt"],
         s["seed"],
         s["scheduler"],
     )
@@ -71,8 +72,9 @@ def is_kept_run(app: App, run) -> bool:
     if s.get("model", DEFAULT_MODEL) not in app.offered():
         return False
     try:
-        check_request(app.limits, s.get("prompt"), s.get("negative_prompt"), s.get("steps"), s.get("guidance_scale"),
-                      run.get("images"), s.get("seed"), s.get("scheduler"))  # fmt: skip
+        names = ("prompt", "negative_prompt", "num_inference_steps", "guidance_scale")
+        check_request(app.limits, *(s.get(name) for name in names), run.get("num_images_per_prompt"), s.get("seed"),
+                      s.get("scheduler"))  # fmt: skip
     except (UserError, TypeError, ValueError):
         return False
     return True

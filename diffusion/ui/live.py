@@ -106,7 +106,7 @@ def draw(app: App, whole: PageRequest, which: range, current=None) -> Drawn | No
         return None
     seconds = time.perf_counter() - started
     images, seeds = list(output.images), list(output.seeds)
-    return Drawn(whole.prompt, whole.settings.steps, images, seeds, last["x_t"], last["x0"], seconds)
+    return Drawn(whole.prompt, whole.settings.num_inference_steps, images, seeds, last["x_t"], last["x0"], seconds)
 
 
 def live_page(app: App, drawn: Drawn) -> Update:

@@ -15,6 +15,7 @@ import PIL.Image
 
 from ..common.errors import UserError
 from ..sampling.imageio import read_png_settings
+from ..sampling.settings import with_current_names
 from .handlers import model_widgets, sampling_widgets
 from .requests import check_request
 from .state import DEFAULT_MODEL, App
@@ -31,7 +32,7 @@ def settings_from_png(app: App, path):
         return (gr.skip(),) * UNCHANGED
     name = as_text(Path(path).name)
     try:
-        stored = read_png_settings(path)
+        stored = with_current_names(read_png_settings(path))
     except (OSError, ValueError, PIL.Image.DecompressionBombError):
         return refused(f"**Error:** {name} is not a PNG this page can read.")
     if not stored.get("prompt"):
@@ -39,14 +40,13 @@ def settings_from_png(app: App, path):
             f"**Error:** {name} holds no settings: only PNGs downloaded from this page (or written by "
             "python &#45;m diffusion&#46;sample) carry them."
         )
-    guidance = stored.get("guidance_scale", stored.get("guidance"))  # the sampling CLI's name
     try:
         checked = check_request(
             app.limits,
             stored["prompt"],
             stored.get("negative_prompt") or "",
-            stored.get("steps"),
-            guidance,
+            stored.get("num_inference_steps"),
+            stored.get("guidance_scale"),
             1,
             stored.get("seed"),
             stored.get("scheduler"),
@@ -61,7 +61,7 @@ def settings_from_png(app: App, path):
     except UserError:  # "Trained here" while no run has a checkpoint yet
         model, chosen = DEFAULT_MODEL, app
     live, negative = model_widgets(app, model, s.negative_prompt or "")
-    steps, guidance, scheduler = sampling_widgets(app, model, s.steps, s.guidance_scale, s.scheduler)
+    steps, guidance, scheduler = sampling_widgets(app, model, s.num_inference_steps, s.guidance_scale, s.scheduler)
     status = " ".join([f"Settings of “{as_text(s.prompt)}” read from {name}; press Generate to make it again.",
                        *notes(chosen, stored)])  # fmt: skip
     return s.prompt, negative, steps, guidance, gr.skip(), checked.seed, scheduler, status, model, live, None

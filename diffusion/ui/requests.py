@@ -37,7 +37,11 @@ class PageRequest:
 
     def record(self, seed: int | None = None) -> dict:
         """The settings as stored in a PNG and in the history: one image's seed, or the run's first."""
-        record = {k: v for k, v in asdict(self.settings).items() if k not in ("images", "limits") and v is not None}
+        record = {
+            k: v
+            for k, v in asdict(self.settings).items()
+            if k not in ("num_images_per_prompt", "limits") and v is not None
+        }
         return record | {"seed": self.seed if seed is None else seed} | self.extra
 
 
@@ -48,15 +52,15 @@ def check_request(
     settings = GenerationSettings(
         prompt=stripped(prompt),
         negative_prompt=stripped(negative_prompt or ""),
-        steps=steps,
+        num_inference_steps=steps,
         guidance_scale=guidance_scale,
-        images=images,
+        num_images_per_prompt=images,
         seed=None if seed is None or seed == RANDOM_SEED else seed,
         scheduler=scheduler,
         strength=strength,
         limits=limits,
     )
-    used = settings.seed if settings.seed is not None else random_seed(settings.images)
+    used = settings.seed if settings.seed is not None else random_seed(settings.num_images_per_prompt)
     return PageRequest(settings, used, extra or {})
 
 
@@ -95,7 +99,7 @@ def blend_kwargs(pipe, request: PageRequest) -> dict:
     return dict(
         prompt_embeds=PromptEmbeddings.cat([first.lerp(second, w) for w in weights]),
         generator=[torch.Generator("cpu").manual_seed(request.seed) for _ in weights],
-        num_inference_steps=settings.steps,
+        num_inference_steps=settings.num_inference_steps,
         guidance_scale=settings.guidance_scale,
         scheduler=settings.scheduler,
     )

@@ -134,7 +134,7 @@ def blend_run(app: App, request: PageRequest, stop):
     """Interpolation: live steps of the whole strip, then the strip with its blend weights."""
     timer, folder = Timer(), app.folders.new()
     kwargs = blend_kwargs(app.pipe, request)
-    steps = request.settings.steps
+    steps = request.settings.num_inference_steps
     frames, output, preview = yield from stream_steps(
         app, request, kwargs, steps, stop, folder, frame=strip_frame, timer=timer
     )

@@ -12,8 +12,10 @@ Nothing here knows Gradio or makes pictures.
 
 from __future__ import annotations
 
+import contextlib
 import math
 import multiprocessing
+import os
 import queue
 import secrets
 import threading
@@ -24,6 +26,7 @@ from pathlib import Path
 from ..common.config import Config, load_config
 from ..common.errors import UserError
 from ..common.folders import resolve_pipeline_folder
+from ..common.openmp import train_tab_environment
 from ..training.loop import (
     CHECKPOINT,
     DIVERGED,
@@ -94,6 +97,25 @@ class RunView:
         return self.status in ENDED
 
 
+@contextlib.contextmanager
+def environment(values: dict[str, str | None]):
+    """os.environ with `values` set (None: removed), for a process started inside; as it was afterwards."""
+    before = {name: os.environ.get(name) for name in values}
+    set_variables(values)
+    try:
+        yield
+    finally:
+        set_variables(before)
+
+
+def set_variables(values: dict[str, str | None]) -> None:
+    for name, value in values.items():
+        if value is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = value
+
+
 def run_config(recipe: Path, request: RunRequest, folder: Path) -> Config:
     """The recipe's config with the visitor's settings, checked as the command line checks its flags."""
     config = load_config(recipe)
@@ -132,7 +154,8 @@ class TrainingRun:
         self.thread = threading.Thread(target=self._follow, name=f"training-run-{number}", daemon=True)
 
     def start(self) -> None:
-        self.process.start()
+        with environment(train_tab_environment()):  # read by the new process's OpenMP as it loads
+            self.process.start()
         self.thread.start()
 
     def view(self) -> RunView:

@@ -31,7 +31,7 @@ def variation_request(limits: Limits, run: dict | None, shown) -> tuple[PageRequ
         limits,
         settings["prompt"],
         settings.get("negative_prompt", ""),
-        settings["steps"],
+        settings["num_inference_steps"],
         settings["guidance_scale"],
         VARIATIONS,
         chosen + 1,
