@@ -1,11 +1,10 @@
 """The process a run started from the web page trains in: training_run.TrainingRun starts it and talks to it
 through two queues, news out (the loop's events and the run's turns) and orders in (pause, resume, stop).
 
-A process of its own, not a thread of the web server: torch on a second thread of a process whose main
-thread has already run torch goes at about half speed (GNU OpenMP keeps a pool of threads per calling thread,
-and the pools spin against each other; measured 172 images/s on a main thread, 85 on the next), and a
-thread would share the interpreter lock with every page the server draws. A process trains as fast as
-`python -m diffusion.train` does, and the same way: prepare_training, the loop's events, loss.csv.
+A process of its own, not a thread of the web server: it trains as `python -m diffusion.train` does and at
+its speed, with OpenMP's wait policy of its own (common/openmp.py: the server's threads sleep between two
+parallel regions, which halves training on 2 cores), without sharing the interpreter lock with the pages
+the server draws, and a run that crashes or is killed cannot take the server with it.
 
 Orders are read between two steps, so a pause holds the loop there and a stop ends it after the step in
 flight, with a checkpoint. A run whose server has gone (killed, not stopped) stops itself the same way.
