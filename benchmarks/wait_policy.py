@@ -4,7 +4,7 @@ measurement behind diffusion/common/openmp.py.
     python benchmarks/wait_policy.py --config configs/quick.yaml --steps 60
 
 Each (policy, machine) pair trains the recipe for --steps steps in a fresh `python -m diffusion.train`
-process whose environment sets OMP_WAIT_POLICY (or leaves it unset: GNU OpenMP's default); "one core busy"
+process whose environment sets the policy; "one core busy"
 runs a pure-Python loop in another process meanwhile, as a second job or a visitor's drawing would. Images/s
 come from loss.csv after the first log row (the caption bank and the first steps are not counted).
 """
@@ -22,7 +22,13 @@ from pathlib import Path
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
-POLICIES = ("PASSIVE", "ACTIVE", None)  # None: unset, OpenMP's own default
+# What each row adds to the environment. The training command would set ACTIVE where nothing is set, so
+# GNU OpenMP's default (spin about 3 ms, then sleep) is named by its spin count, which overrides any policy.
+POLICIES = {
+    "PASSIVE": {"OMP_WAIT_POLICY": "PASSIVE"},
+    "ACTIVE": {"OMP_WAIT_POLICY": "ACTIVE"},
+    "OpenMP's default (GOMP_SPINCOUNT=300000)": {"GOMP_SPINCOUNT": "300000"},
+}
 BUSY_LOOP = "while True: pass"
 
 
@@ -34,10 +40,9 @@ def images_per_s(run: Path, batch_size: int) -> float:
     return (int(last["step"]) - int(first["step"])) * batch_size / seconds
 
 
-def train(config: str, steps: int, policy: str | None, folder: Path) -> None:
-    environment = {name: value for name, value in os.environ.items() if name != "OMP_WAIT_POLICY"}
-    if policy is not None:
-        environment["OMP_WAIT_POLICY"] = policy
+def train(config: str, steps: int, policy: dict[str, str], folder: Path) -> None:
+    unset = ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT")
+    environment = {name: value for name, value in os.environ.items() if name not in unset} | policy
     command = [sys.executable, "-m", "diffusion.train", "--config", config, "--max-steps", str(steps)]
     command += ["--output-dir", str(folder), "--sample-every", "0", "--checkpoint-every", str(steps)]
     subprocess.run(command, env=environment, check=True, capture_output=True)
@@ -53,19 +58,19 @@ def main() -> None:
     print(f"torch {torch.__version__}, {os.cpu_count()} cores, fp32 matmul {rate:.0f} GFLOP/s; {args.config}")
     print("| OMP_WAIT_POLICY | quiet machine, images/s | one core busy, images/s |\n|---|---|---|")
     with tempfile.TemporaryDirectory(prefix="wait-policy-") as root:
-        for policy in POLICIES:
+        for name, policy in POLICIES.items():
             speeds = []
             for busy in (False, True):
                 hog = subprocess.Popen([sys.executable, "-c", BUSY_LOOP]) if busy else None
                 try:
-                    folder = Path(root) / f"{policy}-{busy}"
+                    folder = Path(root) / f"{name[:6]}-{busy}"
                     train(args.config, args.steps, policy, folder)
                     speeds.append(images_per_s(folder, args.batch_size))
                 finally:
                     if hog is not None:
                         hog.kill()
                         hog.wait()
-            print(f"| {policy or 'unset (default)'} | {speeds[0]:.1f} | {speeds[1]:.1f} |", flush=True)
+            print(f"| {name} | {speeds[0]:.1f} | {speeds[1]:.1f} |", flush=True)
 
 
 if __name__ == "__main__":

@@ -21,7 +21,11 @@ import sys
 
 VARIABLE = "OMP_WAIT_POLICY"
 TRAINING_COMMANDS = ("diffusion.train", "diffusion.distill")
-CHOSEN_BY_USER = VARIABLE in os.environ  # read once, before this module sets anything
+# GNU OpenMP's own default, spin about 3 ms and then sleep, stated outright: a spin count set in the
+# environment overrides the wait policy's, which the Train tab's process (started as a plain python, so
+# PASSIVE by choose_wait_policy) would otherwise take.
+DEFAULT_SPIN = {"GOMP_SPINCOUNT": "300000"}
+CHOSEN_BY_USER = VARIABLE in os.environ or "GOMP_SPINCOUNT" in os.environ  # read before anything is set
 
 
 def runs_a_training_command() -> bool:
@@ -42,6 +46,6 @@ def choose_wait_policy() -> None:
     os.environ.setdefault(VARIABLE, "ACTIVE" if runs_a_training_command() else "PASSIVE")
 
 
-def train_tab_environment() -> dict[str, str | None]:
-    """The environment for the Train tab's training process (None: unset, OpenMP's default)."""
-    return {} if CHOSEN_BY_USER else {VARIABLE: None}
+def train_tab_environment() -> dict[str, str]:
+    """What the Train tab's training process adds to its environment: OpenMP's default spinning."""
+    return {} if CHOSEN_BY_USER else dict(DEFAULT_SPIN)

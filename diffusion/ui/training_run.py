@@ -98,22 +98,18 @@ class RunView:
 
 
 @contextlib.contextmanager
-def environment(values: dict[str, str | None]):
-    """os.environ with `values` set (None: removed), for a process started inside; as it was afterwards."""
+def environment(values: dict[str, str]):
+    """os.environ with `values` set, for a process started inside; as it was afterwards."""
     before = {name: os.environ.get(name) for name in values}
-    set_variables(values)
+    os.environ.update(values)
     try:
         yield
     finally:
-        set_variables(before)
-
-
-def set_variables(values: dict[str, str | None]) -> None:
-    for name, value in values.items():
-        if value is None:
-            os.environ.pop(name, None)
-        else:
-            os.environ[name] = value
+        for name, value in before.items():
+            if value is None:
+                del os.environ[name]
+            else:
+                os.environ[name] = value
 
 
 def run_config(recipe: Path, request: RunRequest, folder: Path) -> Config:
