@@ -8,7 +8,8 @@
     panels.py     the repeated pieces of the layout; render.py the pictures; history.py past runs
     text.py       the words of the page
     train_tab.py  the Train tab; train_handlers.py its buttons and timer, train_views.py its status and plots,
-                  training_run.py the run itself on a server thread, one at a time (no Gradio there)
+                  training_run.py the run itself, one at a time, trained in training_worker.py's process
+                  (no Gradio in either)
 
 app.py parses the command line and launches `build_ui(App.serving(pipe, limits, checkpoint, fast, ...), docs)`.
 """
