@@ -12,7 +12,6 @@ come from loss.csv after the first log row (the caption bank and the first steps
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import subprocess
 import sys
@@ -21,6 +20,7 @@ from pathlib import Path
 
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+from train_tab import logged_speed  # images/s from a run's loss.csv
 
 # What each row adds to the environment. The training command would set ACTIVE where nothing is set, so
 # GNU OpenMP's default (spin about 3 ms, then sleep) is named by its spin count, which overrides any policy.
@@ -30,14 +30,6 @@ POLICIES = {
     "OpenMP's default (GOMP_SPINCOUNT=300000)": {"GOMP_SPINCOUNT": "300000"},
 }
 BUSY_LOOP = "while True: pass"
-
-
-def images_per_s(run: Path, batch_size: int) -> float:
-    with open(run / "loss.csv") as file:
-        rows = list(csv.DictReader(file))
-    first, last = rows[0], rows[-1]
-    seconds = float(last["elapsed_s"]) - float(first["elapsed_s"])
-    return (int(last["step"]) - int(first["step"])) * batch_size / seconds
 
 
 def train(config: str, steps: int, policy: dict[str, str], folder: Path) -> None:
@@ -65,7 +57,7 @@ def main() -> None:
                 try:
                     folder = Path(root) / f"{name[:6]}-{busy}"
                     train(args.config, args.steps, policy, folder)
-                    speeds.append(images_per_s(folder, args.batch_size))
+                    speeds.append(logged_speed(folder, args.batch_size)[0])
                 finally:
                     if hog is not None:
                         hog.kill()
