@@ -7,6 +7,7 @@ slow: `python -m pytest -m "not slow"` leaves them out, CI runs everything.
 from __future__ import annotations
 
 import copy
+import shutil
 import signal
 from pathlib import Path
 
@@ -14,6 +15,7 @@ import pytest
 
 from diffusion.common.config import Config, load_config
 from diffusion.training.train import train
+from diffusion.training.training_data import CAPTION_CACHE, prepare_data
 
 from .idx_files import write_fake_fashion_mnist
 
@@ -41,18 +43,35 @@ def base_tiny_config(idx_data_dir) -> Config:
     return config
 
 
+@pytest.fixture(scope="session")
+def with_tiny_captions(base_tiny_config, tmp_path_factory):
+    """Returns a function that gives a new run folder the tiny bank's caption embeddings, encoded once
+    per session: the run then reads them as a resumed run reads its own (the file's key is checked, so a
+    run with other captions still encodes its own). Saves an encoder pass per training run."""
+    folder = tmp_path_factory.mktemp("tiny-captions")
+    prepare_data(base_tiny_config, folder)
+
+    def seed(run_dir: Path | str) -> Path:
+        run_dir = Path(run_dir)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        shutil.copy(folder / CAPTION_CACHE, run_dir / CAPTION_CACHE)
+        return run_dir
+
+    return seed
+
+
 @pytest.fixture
-def tiny_config(base_tiny_config, tmp_path) -> Config:
+def tiny_config(base_tiny_config, with_tiny_captions, tmp_path) -> Config:
     config = copy.deepcopy(base_tiny_config)
-    config.train.output_dir = str(tmp_path / "run")
+    config.train.output_dir = str(with_tiny_captions(tmp_path / "run"))
     return config
 
 
 @pytest.fixture(scope="session")
-def tiny_run(base_tiny_config, tmp_path_factory) -> Path:
+def tiny_run(base_tiny_config, with_tiny_captions, tmp_path_factory) -> Path:
     """A run folder trained for 40 steps: checkpoints, loss.csv and the exported pipeline."""
     config = copy.deepcopy(base_tiny_config)
-    config.train.output_dir = str(tmp_path_factory.mktemp("tiny-run"))
+    config.train.output_dir = str(with_tiny_captions(tmp_path_factory.mktemp("tiny-run")))
     train(config)
     return Path(config.train.output_dir)
 

@@ -21,9 +21,9 @@ TINY = dict(batch_size=8, learning_rate=1e-3, warmup_steps=1, checkpoint_every=2
 
 
 @pytest.fixture(scope="module")
-def student(tiny_run, tmp_path_factory):
+def student(tiny_run, with_tiny_captions, tmp_path_factory):
     """Two rounds of progressive distillation (8 -> 4 steps), two optimizer steps each."""
-    out = tmp_path_factory.mktemp("student")
+    out = with_tiny_captions(tmp_path_factory.mktemp("student"))
     settings = DistillSettings(str(tiny_run), str(out), teacher_steps=8 * 2, max_steps=4, **TINY)
     distill(settings)
     return out
@@ -87,11 +87,11 @@ def test_student_refuses_a_negative_prompt_with_a_message(student):
         pipe("a sneaker", negative_prompt="a dark sneaker")
 
 
-def test_resume_gives_the_same_student_as_one_run(tiny_run, tmp_path):
+def test_resume_gives_the_same_student_as_one_run(tiny_run, with_tiny_captions, tmp_path):
     common = dict(teacher_steps=8, **{**TINY, "checkpoint_every": 1})
-    whole = tmp_path / "whole"
+    whole = with_tiny_captions(tmp_path / "whole")
     distill(DistillSettings(str(tiny_run), str(whole), max_steps=2, **common))
-    parts = tmp_path / "parts"
+    parts = with_tiny_captions(tmp_path / "parts")
     distill(DistillSettings(str(tiny_run), str(parts), max_steps=1, **common))
     distill(DistillSettings(str(tiny_run), str(parts), max_steps=2, **common), resume="latest")
     assert json.loads((parts / "training_record.json").read_text())["steps"] == 2
@@ -101,9 +101,10 @@ def test_resume_gives_the_same_student_as_one_run(tiny_run, tmp_path):
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
 
 
-def test_consistency_student_samples_with_lcm(tiny_run, tmp_path):
-    distill(DistillSettings(str(tiny_run), str(tmp_path / "lcm"), method="consistency", max_steps=2, **TINY))
-    pipe = TextToImagePipeline.from_pretrained(tmp_path / "lcm", device="cpu")
+def test_consistency_student_samples_with_lcm(tiny_run, with_tiny_captions, tmp_path):
+    lcm = with_tiny_captions(tmp_path / "lcm")
+    distill(DistillSettings(str(tiny_run), str(lcm), method="consistency", max_steps=2, **TINY))
+    pipe = TextToImagePipeline.from_pretrained(lcm, device="cpu")
     assert pipe.generation_defaults["scheduler"] == "lcm"
     calls, images = count_unet_calls(pipe, seed=0)
     assert calls == 4 and torch.isfinite(images).all()

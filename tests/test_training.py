@@ -47,12 +47,12 @@ def final_state(run: Path) -> dict:
     return load_file(checkpoint_folders(run)[-1] / "training_state.safetensors")
 
 
-def test_resume_continues_at_the_same_step_with_identical_state(tiny_config):
+def test_resume_continues_at_the_same_step_with_identical_state(tiny_config, with_tiny_captions):
     tiny_config.train.max_steps = 4
     tiny_config.train.checkpoint_every = 2
     tiny_config.train.log_every = 1
     straight = copy.deepcopy(tiny_config)
-    straight.train.output_dir += "-straight"
+    straight.train.output_dir = str(with_tiny_captions(straight.train.output_dir + "-straight"))
     train(straight)
 
     halves = copy.deepcopy(tiny_config)

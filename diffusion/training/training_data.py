@@ -19,6 +19,7 @@ from ..prompts.captions import CaptionBank
 from ..prompts.grammars import grammar_for
 from ..prompts.nearest_caption import INDEX_PER_CLASS, CaptionIndex
 
+CAPTION_CACHE = "caption_embeddings.safetensors"  # in the run folder: a resumed run reads it back
 
 @dataclass
 class TrainingData:
@@ -71,7 +72,7 @@ def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     grammar = grammar_for(d.dataset)
     attributes = grammar.attributes(dataset.images, dataset.labels)
     captions = grammar.bank(d.captions_per_class, seed=config.train.seed)
-    embeddings = caption_embeddings(captions.captions, run_dir / "caption_embeddings.safetensors")
+    embeddings = caption_embeddings(captions.captions, run_dir / CAPTION_CACHE)
     index = CaptionIndex.from_captions(
         captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS
     )
