@@ -43,9 +43,9 @@ def test_a_requested_stop_ends_the_loop_with_a_checkpoint(tiny_config):
 
 
 def test_an_exploding_loss_stops_the_command_line_run_and_keeps_the_last_good_checkpoint(
-    idx_data_dir, tmp_path, run_cli
+    idx_data_dir, with_tiny_captions, tmp_path, run_cli
 ):
-    run = tmp_path / "run"
+    run = with_tiny_captions(tmp_path / "run")
     args = ["--config", str(ROOT / "configs" / "tiny.yaml"), "--data-dir", str(idx_data_dir)]
     args += ["--output-dir", str(run), "--learning-rate", "1", "--checkpoint-every", "2", "--max-steps", "200"]
     code, lines = run_cli(train_main, args)

@@ -21,6 +21,7 @@ from ..prompts.nearest_caption import INDEX_PER_CLASS, CaptionIndex
 
 CAPTION_CACHE = "caption_embeddings.safetensors"  # in the run folder: a resumed run reads it back
 
+
 @dataclass
 class TrainingData:
     """The dataset in memory with its attributes (tone, or a digit's thickness and slant), a bank of
