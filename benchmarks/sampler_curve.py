@@ -88,6 +88,14 @@ def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Pat
     }
 
 
+def stored_rows(out: Path) -> list[dict]:
+    """The finished rows in OUT/rows.jsonl (with their features on disk); a row measured twice: the newest."""
+    rows_file = out / "rows.jsonl"
+    rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
+    rows = [r for r in rows if "texture_frechet" in r and features_file(out, r["sampler"], r["steps"]).exists()]
+    return list({(r["sampler"], r["steps"]): r for r in rows}.values())
+
+
 def compare(rows: list[dict], out: Path, reference: str, real: torch.Tensor, labels: torch.Tensor) -> None:
     """Each row's Fréchet distance over the reference row's, paired (same prompts and seeds), with its
     95% interval, into the rows as "ratio"."""
@@ -172,9 +180,7 @@ def main() -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     rows_file = out / "rows.jsonl"
-    rows = [json.loads(line) for line in rows_file.read_text().splitlines()] if rows_file.exists() else []
-    rows = [r for r in rows if "texture_frechet" in r and features_file(out, r["sampler"], r["steps"]).exists()]
-    rows = list({(r["sampler"], r["steps"]): r for r in rows}.values())  # a row measured twice: the newest
+    rows = stored_rows(out)
     done = {(r["sampler"], r["steps"]) for r in rows}
 
     pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device="cpu")
@@ -216,6 +222,9 @@ def main() -> None:
         with rows_file.open("a") as file:
             file.write(json.dumps(rows[-1]) + "\n")
         print(table(rows[-1:]).splitlines()[-1], flush=True)
+    # Rows that another run of the script (another checkpoint's, --name) stored meanwhile are kept.
+    mine = {(r["sampler"], r["steps"]) for r in rows}
+    rows += [r for r in stored_rows(out) if (r["sampler"], r["steps"]) not in mine]
     compare(rows, out, args.reference, real, labels)
     rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     (out / "table.md").write_text(table(rows, args.reference) + "\n")
