@@ -12,7 +12,6 @@ Nothing here knows Gradio or makes pictures.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import multiprocessing
 import os
@@ -22,6 +21,7 @@ import threading
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from unittest.mock import patch
 
 from ..common.config import Config, load_config
 from ..common.errors import UserError
@@ -97,21 +97,6 @@ class RunView:
         return self.status in ENDED
 
 
-@contextlib.contextmanager
-def environment(values: dict[str, str]):
-    """os.environ with `values` set, for a process started inside; as it was afterwards."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                del os.environ[name]
-            else:
-                os.environ[name] = value
-
-
 def run_config(recipe: Path, request: RunRequest, folder: Path) -> Config:
     """The recipe's config with the visitor's settings, checked as the command line checks its flags."""
     config = load_config(recipe)
@@ -150,7 +135,7 @@ class TrainingRun:
         self.thread = threading.Thread(target=self._follow, name=f"training-run-{number}", daemon=True)
 
     def start(self) -> None:
-        with environment(train_tab_environment()):  # read by the new process's OpenMP as it loads
+        with patch.dict(os.environ, train_tab_environment()):  # read by the new process's OpenMP as it loads
             self.process.start()
         self.thread.start()
 
