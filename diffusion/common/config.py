@@ -29,6 +29,10 @@ class DataConfig:
     # Captions drawn from the grammar per class (a third per tone) and encoded once, cached in the run
     # folder: the grammar can say hundreds of thousands of things, too many to encode them all.
     captions_per_class: int = 3000
+    # The share of captions that say what kind of garment their noun is ("a parka, a kind of coat"): the
+    # wording a grounded prompt uses for a word no caption says (prompts/grounding.py), so the model learns
+    # to read it. 0 keeps the captions exactly as before.
+    kind_phrases: float = 0.0
     # Text augmentation, so that words never seen in training still steer the image through MiniLM's
     # sentence embedding: sometimes hide the token embeddings (the model must then read the sentence
     # embedding alone), and jitter the sentence embedding (nearby meanings give nearby images).

@@ -18,8 +18,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from ..common.errors import UserError
 from ..data.datasets import CLASS_NAMES
 from . import caption_words as words
+from .lexicon import lexicon_for
 
 ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT = 0, 1, 2
 TONES = (ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT)
@@ -33,6 +35,8 @@ TEMPLATES = [
     "an online listing for {x}", "{bare} for sale", "a fashion photo of {x}", "{x}, front view",
     "a low-resolution photo of {x}", "my favourite {bare}",
 ]  # fmt: skip
+
+KIND_THEN_WORD = re.compile(r"(, a kind of [\w-]+)(?= \w)")  # "a parka, a kind of coat with a hood" needs a comma
 
 PAIRED_CLASSES = {"fashion_mnist": {words.TROUSERS, *words.SHOES}}  # "a pair of ..." reads right for these
 
@@ -119,6 +123,15 @@ def held_out_prompts(dataset: str) -> list[tuple[str, int]]:
     ]
 
 
+def class_kinds(dataset: str) -> list[str]:
+    """Each class's everyday word in the dataset's lexicon ("sandal", "sweater"): what "a kind of ..." names."""
+    lexicon = lexicon_for(dataset)
+    if lexicon is None:
+        raise UserError(f"data.kind_phrases needs a garment lexicon, and {dataset} has none; set it to 0")
+    kinds = {entry.classes[0]: entry.kind for entry in lexicon.entries.values() if not entry.ambiguous}
+    return [kinds[name] for name in CLASS_NAMES[dataset]]
+
+
 def _suiting(modifiers: dict[str, set[int]], label: int, held_out: set[str]) -> list[str]:
     """The training modifiers that suit class `label`."""
     return [word for word, classes in modifiers.items() if label in classes and word not in held_out]
@@ -138,11 +151,14 @@ class CaptionGrammar:
         self.phrases = [_suiting(vocabulary.phrases, k, held_out) for k in range(len(self.nouns))]
         self.tone_words = {ATTRIBUTE_DARK: vocabulary.dark, ATTRIBUTE_LIGHT: vocabulary.light}
 
-    def garment(self, label: int, attribute: int, rng: random.Random) -> tuple[str, bool]:
-        """The phrase naming the garment, e.g. "dark slim-fit jeans with pockets", and whether it is plural."""
+    def garment(self, label: int, attribute: int, rng: random.Random, kind: str = "") -> tuple[str, bool]:
+        """The phrase naming the garment, e.g. "dark slim-fit jeans with pockets", and whether it is plural;
+        with `kind`, the noun is explained as a grounded prompt explains one: "jeans, a kind of trousers,"."""
         noun = rng.choice(self.nouns[label])
         plural_form = is_plural(noun) or (rng.random() < 0.2 and noun not in CLASS_NAMES[self.dataset])
         parts = [plural(noun) if plural_form else noun]
+        if kind and noun != kind:
+            parts[0] += f", a kind of {kind}"
         adjectives = self.adjectives[label]
         if adjectives and rng.random() < 0.45:
             parts[:0] = rng.sample(adjectives, k=min(len(adjectives), 2 if rng.random() < 0.25 else 1))
@@ -156,13 +172,15 @@ class CaptionGrammar:
             parts.append(after)
         return " ".join(parts), plural_form
 
-    def caption(self, label: int, attribute: int, rng: random.Random) -> str:
-        phrase, plural_form = self.garment(label, attribute, rng)
+    def caption(self, label: int, attribute: int, rng: random.Random, kind: str = "") -> str:
+        phrase, plural_form = self.garment(label, attribute, rng, kind)
         x = with_article(phrase, plural_form, label in self.paired, rng)
         template = rng.choice(TEMPLATES)
         if not x.startswith("a"):  # a bare plural: "these are jeans"
             template = template.replace("this is", "these are").replace("here is", "here are")
         text = template.format(x=x, bare=phrase)
+        if kind:  # closed by a comma when the sentence goes on, as grounding.explanation writes it
+            text = KIND_THEN_WORD.sub(r"\1,", text)
         case = rng.random()  # people type in every case; the encoder is uncased, but captions show it
         if case < 0.15:
             return text[0].upper() + text[1:]
@@ -170,14 +188,20 @@ class CaptionGrammar:
             return text.title()
         return text
 
-    def bank(self, per_class: int, seed: int = 0) -> CaptionBank:
-        """`per_class` captions for each class, a third for each tone, reproducible from `seed`."""
-        rng = random.Random(seed)
+    def bank(self, per_class: int, seed: int = 0, kind_phrases: float = 0.0) -> CaptionBank:
+        """`per_class` captions for each class, a third for each tone, reproducible from `seed`. A share
+        `kind_phrases` of them say what kind of garment their noun is (", a kind of coat", the class's word
+        in the lexicon), the way a grounded prompt explains a word the captions never say; the captions are
+        otherwise the same as without (the choice has its own random stream)."""
+        rng, kind_rng = random.Random(seed), random.Random(seed + 1)
+        kinds = class_kinds(self.dataset) if kind_phrases > 0 else [""] * len(self.nouns)
         per_cell = max(1, per_class // len(TONES))
         captions, labels = [""], [-1]
         for label in range(len(self.nouns)):
             for attribute in TONES:
-                captions += [self.caption(label, attribute, rng) for _ in range(per_cell)]
+                for _ in range(per_cell):
+                    kind = kinds[label] if kind_phrases > 0 and kind_rng.random() < kind_phrases else ""
+                    captions.append(self.caption(label, attribute, rng, kind))
                 labels += [label] * per_cell
         return CaptionBank(captions, labels, per_cell, len(self.nouns))
 

@@ -72,7 +72,7 @@ def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     dataset = load_dataset(d.dataset, d.data_dir, train=True, download=d.download)
     grammar = grammar_for(d.dataset)
     attributes = grammar.attributes(dataset.images, dataset.labels)
-    captions = grammar.bank(d.captions_per_class, seed=config.train.seed)
+    captions = grammar.bank(d.captions_per_class, seed=config.train.seed, kind_phrases=d.kind_phrases)
     embeddings = caption_embeddings(captions.captions, run_dir / CAPTION_CACHE)
     index = CaptionIndex.from_captions(
         captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS
