@@ -69,9 +69,10 @@ def tiny_config(base_tiny_config, with_tiny_captions, tmp_path) -> Config:
 
 @pytest.fixture(scope="session")
 def tiny_run(base_tiny_config, with_tiny_captions, tmp_path_factory) -> Path:
-    """A run folder trained for 40 steps: checkpoints, loss.csv and the exported pipeline."""
+    """A run folder trained for 20 steps: checkpoints at 10 and 20, loss.csv every 5, the exported pipeline."""
     config = copy.deepcopy(base_tiny_config)
     config.train.output_dir = str(with_tiny_captions(tmp_path_factory.mktemp("tiny-run")))
+    config.train.max_steps, config.train.checkpoint_every, config.train.log_every = 20, 10, 5
     train(config)
     return Path(config.train.output_dir)
 
