@@ -91,7 +91,7 @@ def main() -> None:
     parser.add_argument("--free-form-images", type=int, default=5)
     args = parser.parse_args()
     if len(checkpoint_folders(args.run)) < 2:
-        sys.exit(f"error: {args.run} keeps fewer than two checkpoints; train with checkpoint_every and keep_checkpoints")
+        sys.exit(f"error: {args.run} keeps fewer than two checkpoints; train with checkpoint_every, keep_checkpoints")
 
     judge(args.run / "pipeline", "ema", args)  # the reference: the run's own EMA model
     for window in (int(w) for w in args.windows.split(",")):
