@@ -13,6 +13,7 @@ from diffusion.prompts.captions import CaptionGrammar, class_kinds
 from diffusion.prompts.digit_captions import DigitGrammar
 from diffusion.prompts.grounding import ground
 from diffusion.prompts.lexicon import lexicon_for
+from diffusion.training.training_data import prepare_data
 
 KIND = re.compile(r", a kind of ([\w-]+)", re.IGNORECASE)  # captions come in every case
 
@@ -69,3 +70,10 @@ def test_datasets_without_a_lexicon_say_so():
     with pytest.raises(UserError, match="kind_phrases"):
         DigitGrammar().bank(90, kind_phrases=0.3)
     assert len(CaptionGrammar("cifar10").bank(30)) > 1  # and train as before when it is 0
+
+
+def test_a_training_run_reads_the_share_from_its_config(tiny_config, tmp_path):
+    tiny_config.data.kind_phrases = 0.5
+    captions = prepare_data(tiny_config, tmp_path).captions.captions
+    explained = [c for c in captions if KIND.search(c)]
+    assert 0.3 < len(explained) / len(captions) < 0.55
