@@ -23,8 +23,10 @@ import sys
 from pathlib import Path
 
 import torch
+from safetensors import safe_open
 from safetensors.torch import load_file, save_file
 
+from diffusion.common.folders import checkpoint_step
 from diffusion.training.checkpoint import STATE_TENSORS, checkpoint_folders
 
 HERE = Path(__file__).resolve().parent
@@ -32,22 +34,21 @@ UNET_WEIGHTS = Path("unet") / "diffusion_pytorch_model.safetensors"
 
 
 def averaged_unet(folders: list[Path]) -> dict[str, torch.Tensor]:
-    """The mean of the raw (not EMA) UNet weights stored in these checkpoints."""
+    """The mean of the raw (not EMA) UNet weights stored in these checkpoints (only those tensors are read)."""
     total: dict[str, torch.Tensor] = {}
     for folder in folders:
-        state = load_file(folder / STATE_TENSORS)
-        for key, value in state.items():
-            if key.startswith("unet."):
+        with safe_open(folder / STATE_TENSORS, "pt") as state:
+            stored = state.keys()  # a safe_open handle is not a dict: its names come from keys()
+            for key in (k for k in stored if k.startswith("unet.")):
                 name = key.removeprefix("unet.")
-                total[name] = total.get(name, 0) + value.double()
+                total[name] = total.get(name, 0) + state.get_tensor(key).double()
     return {name: (value / len(folders)).float().contiguous() for name, value in total.items()}
 
 
 def write_variant(run: Path, window: int, out: Path) -> tuple[Path, list[int]]:
     """A copy of the run's pipeline whose UNet is the mean over the last `window` steps' checkpoints."""
     folders = checkpoint_folders(run)
-    last = int(folders[-1].name.split("-")[1])
-    chosen = [f for f in folders if int(f.name.split("-")[1]) >= last - window]
+    chosen = [f for f in folders if checkpoint_step(f) >= checkpoint_step(folders[-1]) - window]
     target = out / "pipelines" / f"mean-{window}"
     if target.exists():
         shutil.rmtree(target)
@@ -57,7 +58,7 @@ def write_variant(run: Path, window: int, out: Path) -> tuple[Path, list[int]]:
     if weights.keys() != reference.keys():
         sys.exit(f"error: the checkpoints' UNet does not match {run / 'pipeline'}; is this one run?")
     save_file(weights, target / UNET_WEIGHTS)
-    return target, [int(f.name.split("-")[1]) for f in chosen]
+    return target, [checkpoint_step(f) for f in chosen]
 
 
 def judge(pipeline: Path, name: str, args) -> None:

@@ -21,7 +21,7 @@ import torch
 from ..common.errors import UserError
 from ..data.datasets import CLASS_NAMES
 from . import caption_words as words
-from .lexicon import lexicon_for
+from .lexicon import KIND_OF, closing_comma, lexicon_for
 
 ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT = 0, 1, 2
 TONES = (ATTRIBUTE_NONE, ATTRIBUTE_DARK, ATTRIBUTE_LIGHT)
@@ -35,8 +35,6 @@ TEMPLATES = [
     "an online listing for {x}", "{bare} for sale", "a fashion photo of {x}", "{x}, front view",
     "a low-resolution photo of {x}", "my favourite {bare}",
 ]  # fmt: skip
-
-KIND_THEN_WORD = re.compile(r"(, a kind of [\w-]+)(?= \w)")  # "a parka, a kind of coat with a hood" needs a comma
 
 PAIRED_CLASSES = {"fashion_mnist": {words.TROUSERS, *words.SHOES}}  # "a pair of ..." reads right for these
 
@@ -158,7 +156,7 @@ class CaptionGrammar:
         plural_form = is_plural(noun) or (rng.random() < 0.2 and noun not in CLASS_NAMES[self.dataset])
         parts = [plural(noun) if plural_form else noun]
         if kind and noun != kind:
-            parts[0] += f", a kind of {kind}"
+            parts[0] += ", " + KIND_OF.format(kind=kind)
         adjectives = self.adjectives[label]
         if adjectives and rng.random() < 0.45:
             parts[:0] = rng.sample(adjectives, k=min(len(adjectives), 2 if rng.random() < 0.25 else 1))
@@ -179,8 +177,9 @@ class CaptionGrammar:
         if not x.startswith("a"):  # a bare plural: "these are jeans"
             template = template.replace("this is", "these are").replace("here is", "here are")
         text = template.format(x=x, bare=phrase)
-        if kind:  # closed by a comma when the sentence goes on, as grounding.explanation writes it
-            text = KIND_THEN_WORD.sub(r"\1,", text)
+        head, explained, rest = text.partition(", " + KIND_OF.format(kind=kind)) if kind else (text, "", "")
+        if explained:  # closed by a comma when the sentence goes on, as grounding.explanation writes it
+            text = head + explained + closing_comma(rest) + rest
         case = rng.random()  # people type in every case; the encoder is uncased, but captions show it
         if case < 0.15:
             return text[0].upper() + text[1:]

@@ -16,19 +16,18 @@ the encoder reads best (results in benchmarks/RESULTS.md).
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 
 from ..model.text import MAX_PROMPT_TOKENS
 from .captions import TEMPLATES, VOCABULARIES, CaptionGrammar, plural
-from .lexicon import WORD, Entry, Lexicon, lexicon_for, singulars, words
+from .lexicon import KIND_OF, WORD, Entry, Lexicon, closing_comma, lexicon_for, singulars, words
 
 # How the explanation reads; "kind" was measured best (benchmarks/lexicon.py).
 STYLES = {
-    "kind": "a kind of {kind}",
+    "kind": KIND_OF,
     "gloss": "{gloss}",
-    "kind_gloss": "a kind of {kind}: {gloss}",
+    "kind_gloss": KIND_OF + ": {gloss}",
 }
 DEFAULT_STYLE = "kind"
 
@@ -129,5 +128,4 @@ def phrase_at(typed: list[str], i: int, lexicon: Lexicon, vocabulary: Vocabulary
 
 def explanation(entry: Entry, style: str, rest: str) -> str:
     """ ", a kind of sandal", closed by a comma when the sentence goes on ("a kaftan, a kind of dress, with ...")."""
-    text = ", " + STYLES[style].format(kind=entry.kind, gloss=entry.gloss)
-    return text + "," if rest.strip() and not re.match(r"\s*[,.;:!?)]", rest) else text
+    return ", " + STYLES[style].format(kind=entry.kind, gloss=entry.gloss) + closing_comma(rest)

@@ -23,6 +23,12 @@ NOUN_ENDINGS = [
     ("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y"),
 ]  # fmt: skip
 WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
+KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
+
+
+def closing_comma(rest: str) -> str:
+    """ "," after an explanation when the sentence goes on ("a kaftan, a kind of dress, with a belt"), else ""."""
+    return "," if rest.strip() and not re.match(r"\s*[,.;:!?)]", rest) else ""
 
 
 def words(text: str) -> tuple[str, ...]:
