@@ -49,6 +49,29 @@ def test_known_words_ambiguous_words_and_modifiers_are_left_alone():
     assert ground("a photo of a cat", "cifar10").prompt == "a photo of a cat"  # no lexicon for CIFAR-10
 
 
+def test_a_closed_compound_is_read_by_its_parts():
+    # Its last part a class's kind word: English compounds are headed by their last word.
+    assert read("a flannel overshirt") == "a flannel overshirt, a kind of shirt"
+    assert read("overtrousers for hiking") == "overtrousers, a kind of trousers, for hiking"
+    # A training noun written closed up takes that noun's class, not its last word's ("muscle shirt" is a top).
+    assert read("red rainboots") == "red rainboots, a kind of boot"
+    assert read("a muscleshirt") == "a muscleshirt, a kind of top"
+    notes = [g.note() for g in ground("an overshirt and a minidress", "fashion_mnist").explained]
+    assert notes == [
+        "overshirt: a kind of shirt, read as over + shirt",
+        "minidress: a kind of dress, read as mini dress",
+    ]
+    for prompt in (
+        "a laptop",  # WordNet knows it: a computer, not a top (the lookalikes file)
+        "a headdress",  # WordNet knows it: a garment, but none of the ten classes
+        "a turncoat",
+        "a tshirt",  # a training word already
+        "an abag",  # two letters before "bag" make no compound
+    ):
+        assert read(prompt) == prompt, prompt
+    assert read("a kaftan overshirt") == "a kaftan overshirt, a kind of shirt"  # kaftan modifies the garment
+
+
 def test_prompts_without_lexicon_words_encode_exactly_as_before(pipe):
     prompts = class_prompt_set("fashion_mnist").prompts + free_form_set("fashion_mnist").prompts
     untouched = [p for p in prompts if read(p) == p]

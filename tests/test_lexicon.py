@@ -97,3 +97,12 @@ def test_the_build_script_regenerates_the_committed_file(tmp_path):
     script = ROOT / "scripts" / "build_lexicon.py"
     subprocess.run([sys.executable, str(script), "--out", str(out)], check=True, capture_output=True)
     assert out.read_bytes() == LEXICON_FILES["fashion_mnist"].read_bytes()
+    committed = LEXICON_FILES["fashion_mnist"].with_name("lexicon_fashion_mnist_lookalikes.txt")
+    assert (tmp_path / "lexicon_lookalikes.txt").read_bytes() == committed.read_bytes()
+
+
+def test_lookalikes_are_words_wordnet_knows_as_something_else(lexicon):
+    assert {"laptop", "turncoat", "headdress", "sleepingbag", "desktop"} <= lexicon.lookalikes
+    assert not any(word.startswith("#") or " " in word for word in lexicon.lookalikes)  # the header is no word
+    assert lexicon.compound("laptop", {}) is None
+    assert lexicon.compound("overshirt", {}).classes == ("Shirt",)

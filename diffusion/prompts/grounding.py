@@ -9,6 +9,9 @@ phrase of the prompt is explained when
     places among them), and
   * it is not a modifier of a garment noun right after it ("a tweed jacket": tweed is trousers to WordNet;
     "a kaftan dress" needs no help).
+A one-word compound neither WordNet nor the captions know is read as the training noun it closes up
+("rainboots", "a kind of boot") or by its last part when that is a class's kind word ("a flannel overshirt"
+-> "a flannel overshirt, a kind of shirt"); `Lexicon.compound`.
 Everything else is untouched: a prompt with nothing to explain is passed on as the very same string, so
 its embeddings are exactly those of the prompt as typed. `benchmarks/lexicon.py` measures which wording
 the encoder reads best (results in benchmarks/RESULTS.md).
@@ -38,6 +41,8 @@ class Grounded:
     entry: Entry
 
     def note(self) -> str:
+        if self.entry.compound:
+            return f"{self.entry.lemma}: a kind of {self.entry.kind}, read as {self.entry.gloss}"
         return f"{self.entry.lemma}: a kind of {self.entry.kind}, from WordNet ({self.entry.gloss})"
 
 
@@ -53,6 +58,7 @@ class Vocabulary:
 
     words: frozenset[str]
     nouns: frozenset[tuple[str, ...]]
+    closed: dict[str, tuple[str, str]]  # "rainboot" -> ("Ankle boot", "rain boot"): nouns of two or more words
 
     def is_noun(self, phrase: tuple[str, ...]) -> bool:
         return phrase in self.nouns or any(s in self.nouns for s in singulars(phrase))
@@ -66,7 +72,13 @@ def training_vocabulary(dataset: str) -> Vocabulary:
     vocabulary = VOCABULARIES[dataset]
     texts = [*nouns, *modifiers, *vocabulary.dark, *vocabulary.light, *TEMPLATES]
     known = frozenset(word for text in texts for word in words(text.replace("{x}", " ").replace("{bare}", " ")))
-    return Vocabulary(known, frozenset(words(n) for n in nouns))
+    closed = {
+        "".join(words(noun)): (names[-1], " ".join(words(noun)))
+        for names in grammar.nouns
+        for noun in names[:-1]
+        if len(words(noun)) > 1
+    }
+    return Vocabulary(known, frozenset(words(n) for n in nouns), closed)
 
 
 def prepare_grounding(dataset: str) -> None:
@@ -123,6 +135,8 @@ def phrase_at(typed: list[str], i: int, lexicon: Lexicon, vocabulary: Vocabulary
             return length, None
         if (entry := lexicon.lookup(phrase)) is not None:
             return length, entry
+    if typed[i] not in vocabulary.words and (entry := lexicon.compound(typed[i], vocabulary.closed)) is not None:
+        return 1, entry
     return None
 
 

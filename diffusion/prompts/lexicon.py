@@ -5,6 +5,12 @@ class, the kind word a grounded prompt uses and its gloss.
 file only reads it, so nothing at run time needs WordNet. A lookup takes the words of a phrase and finds
 their lemma, the plural too: "espadrilles" -> espadrille, "huaraches" -> huarache, "portmanteaux" ->
 portmanteau (WordNet's own irregular plurals, from the file, then its regular noun endings).
+
+A closed compound the lexicon lacks is read as the training noun it closes up ("rainboots": rain boots), else
+by its last part when that is a class's kind word ("overshirt" is a kind of shirt), as English compounds
+are read (the head comes last). The
+words WordNet knows that only look like that ("laptop", "turncoat", "headdress"), the same script writes
+to `lexicon_<dataset>_lookalikes.txt`, and the rule leaves them alone.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ NOUN_ENDINGS = [
 ]  # fmt: skip
 WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
 KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
+SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (as the build script)
 
 
 def closing_comma(rest: str) -> str:
@@ -41,6 +48,7 @@ class Entry:
     classes: tuple[str, ...]  # one class, or several when its senses disagree
     kind: str  # "sandal": the class's everyday noun; empty when ambiguous
     gloss: str
+    compound: bool = False  # not from WordNet: read as a compound; its gloss says how ("over + shirt")
 
     @property
     def ambiguous(self) -> bool:
@@ -48,15 +56,25 @@ class Entry:
 
 
 class Lexicon:
-    def __init__(self, entries: list[Entry], irregular: dict[tuple[str, ...], tuple[str, ...]]):
+    def __init__(
+        self,
+        entries: list[Entry],
+        irregular: dict[tuple[str, ...], tuple[str, ...]],
+        lookalikes: frozenset[str] = frozenset(),
+    ):
         self.entries = {words(entry.lemma): entry for entry in entries}
         for key, entry in list(self.entries.items()):  # closed compounds: "bodysuit" for WordNet's "body suit"
             self.entries.setdefault(("".join(key),), entry)
         self.irregular = irregular  # "portmanteaux" -> "portmanteau", as word tuples
         self.longest = max(len(key) for key in self.entries)
+        self.lookalikes = lookalikes  # "laptop", "turncoat": WordNet words that only end like a garment
+        self.heads = {e.kind: e.classes for e in entries if not e.ambiguous}  # "shirt" -> ("Shirt",)
 
     @classmethod
     def read(cls, path: Path) -> Lexicon:
+        lookalikes_file = path.with_name(path.stem + "_lookalikes.txt")
+        lines = lookalikes_file.read_text(encoding="utf-8").splitlines() if lookalikes_file.is_file() else []
+        lookalikes = frozenset(line for line in lines if line and not line.startswith("#"))
         entries, irregular = [], {}
         for line in path.read_text(encoding="utf-8").splitlines():
             if not line or line.startswith("#"):
@@ -65,7 +83,7 @@ class Lexicon:
             entries.append(Entry(lemma, tuple(classes.split("|")), kind, gloss))
             for form in filter(None, plurals.split(",")):
                 irregular[words(form)] = words(lemma)
-        return cls(entries, irregular)
+        return cls(entries, irregular, lookalikes)
 
     def lookup(self, phrase: tuple[str, ...]) -> Entry | None:
         """The entry of a phrase's words as typed or as the plural of a lemma; None if WordNet has neither."""
@@ -73,6 +91,22 @@ class Lexicon:
         for key in (phrase, self.irregular.get(phrase), *singulars(phrase), joined, *singulars(joined or ())):
             if key in self.entries:
                 return self.entries[key]
+        return None
+
+    def compound(self, word: str, spaced: dict[str, tuple[str, str]]) -> Entry | None:
+        """A one-word compound: one of `spaced` (a known noun written closed up, "rainboots" for "rain
+        boot" -> (its class, "rain boot")), else read by its last part ("overshirt" -> a kind of shirt);
+        None when its last part is no kind word or WordNet knows the word as something else."""
+        kinds = {classes: kind for kind, classes in self.heads.items()}
+        for form in (word, *(s[0] for s in singulars((word,)))):
+            if form in spaced:
+                name, noun = spaced[form]
+                return Entry(form, (name,), kinds[(name,)], gloss=noun, compound=True)
+            if form in self.lookalikes:
+                return None
+            for kind, classes in self.heads.items():
+                if form.endswith(kind) and len(form) - len(kind) >= SHORTEST_PREFIX:
+                    return Entry(form, classes, kind, gloss=f"{form[: -len(kind)]} + {kind}", compound=True)
         return None
 
 
