@@ -5,6 +5,8 @@
         [--settings dpm++:50,unipc:10,...]   (exact rows in this order, instead of samplers x steps)
     python benchmarks/sampler_curve.py --checkpoint checkpoints/fashion-mnist-fast --name student --settings ddim:4
         (another checkpoint's rows beside the teacher's, compared with its reference row, paired)
+    python benchmarks/sampler_curve.py --guidance-interval 0 inf --name "unipc, every step guided" --settings unipc:10
+        (rows with guidance at other noise levels than the default's, named)
     python benchmarks/sampler_curve.py --retime   (time every stored row again, on a quiet machine)
 
 The picture needs matplotlib: pip install -e ".[bench]".
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import time
 from pathlib import Path
 
@@ -33,6 +36,7 @@ from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
+from diffusion.common.defaults import DEFAULT_GUIDANCE_INTERVAL
 from diffusion.data.datasets import load_dataset
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
 from diffusion.evaluation.generate import generate
@@ -41,6 +45,7 @@ from diffusion.evaluation.quality import matched_real_sets, measure_quality, pai
 from diffusion.sampling.saved_pipeline import pipeline_dataset
 
 GUIDANCE = 3.0
+EVERY_STEP = (0.0, math.inf)  # the guidance interval of rows measured before it had one
 TIMED_IMAGES = 16
 
 
@@ -62,9 +67,11 @@ def features_file(out: Path, sampler: str, steps: int) -> Path:
     return out / "features" / f"{sampler.replace(' ', '_')}-{steps}.safetensors"
 
 
-def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path, name: str = "") -> dict:
-    """One row; `name`: the row's name in the table when it is not the sampler's (another checkpoint's)."""
-    settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE}
+def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Path, name: str = "", **extra) -> dict:
+    """One row; `name`: the row's name in the table when it is not the sampler's (another checkpoint's or
+    another guidance interval's); `extra`: further pipeline settings (guidance_interval)."""
+    settings = {"scheduler": sampler, "num_inference_steps": steps, "guidance_scale": GUIDANCE, **extra}
+    interval = settings.get("guidance_interval", DEFAULT_GUIDANCE_INTERVAL)
     images = images_of(pipe, sets, **settings)
     (logits, features), texture = embed(classifier, images), texture_features(classifier, images)
     features_file(out, name or sampler, steps).parent.mkdir(exist_ok=True)
@@ -85,6 +92,7 @@ def row(pipe, classifier, sets, labels, real, sampler: str, steps: int, out: Pat
         "texture_frechet_floor": in_texture.frechet_floor,
         "seconds_16": seconds_for_16(pipe, **settings),
         "gflops": matmul_gflops(),
+        "guidance_interval": list(interval),  # rows stored before the interval existed guided every step
     }
 
 
@@ -176,6 +184,8 @@ def main() -> None:
     parser.add_argument("--retime", action="store_true", help="only time the stored rows again")
     parser.add_argument("--reference", default="dpm++:50", help="the row every other is compared with, paired")
     parser.add_argument("--name", default="", help="these rows' name in the table, for another checkpoint's rows")
+    parser.add_argument("--guidance-interval", type=float, nargs=2, metavar=("LOW", "HIGH"),
+                        help="guide only where LOW < σ <= HIGH (inf: no upper limit); name these rows")  # fmt: skip
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
@@ -199,9 +209,11 @@ def main() -> None:
 
     if args.retime:
         for r in rows:
-            if "checkpoint" in r:  # another checkpoint's row: timed with that checkpoint (--name)
+            if r.get("checkpoint", args.checkpoint) != args.checkpoint:  # timed with that checkpoint (--name)
                 continue
-            settings = {"scheduler": r["sampler"], "num_inference_steps": r["steps"], "guidance_scale": GUIDANCE}
+            settings = {"scheduler": r.get("scheduler", r["sampler"]), "num_inference_steps": r["steps"],
+                        "guidance_scale": GUIDANCE}  # fmt: skip
+            settings["guidance_interval"] = tuple(r.get("guidance_interval", EVERY_STEP))
             r |= {"seconds_16": seconds_for_16(pipe, **settings), "gflops": matmul_gflops()}
         rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.settings:
@@ -212,9 +224,10 @@ def main() -> None:
         if (args.name or sampler, steps) in done or args.retime:
             continue
         try:
-            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps, out, args.name))
-            if args.name:  # what --retime needs to tell it from the teacher's rows
-                rows[-1] |= {"scheduler": sampler, "checkpoint": args.checkpoint}
+            extra = {"guidance_interval": tuple(args.guidance_interval)} if args.guidance_interval else {}
+            rows.append(row(pipe, classifier, sets, labels, real, sampler, steps, out, args.name, **extra))
+            if args.name:  # what --retime needs to tell it from the teacher's rows and to time it again
+                rows[-1] |= {"scheduler": sampler, "checkpoint": args.checkpoint, **extra}
         except Exception as error:  # a sampler that fails at this step count is a result too: say so, go on
             print(f"| {sampler} | {steps} | failed: {type(error).__name__}: {error} |", flush=True)
             continue

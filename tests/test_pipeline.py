@@ -4,13 +4,16 @@ Bad input is in test_bad_input.py; the maths against diffusers in test_reference
 
 from __future__ import annotations
 
+import math
 import shutil
 
 import pytest
 import torch
 
+from diffusion.common.defaults import DEFAULT_GUIDANCE_INTERVAL
+from diffusion.common.errors import UserError
 from diffusion.sampling.pipeline import TextToImagePipeline
-from diffusion.sampling.schedulers import SCHEDULERS
+from diffusion.sampling.schedulers import SCHEDULERS, make_scheduler
 from diffusion.sampling.settings import GenerationSettings
 
 
@@ -56,6 +59,41 @@ def test_guidance_and_negative_prompt_change_the_result(pipe):
     plain = run(guidance_scale=3.0)
     assert not torch.equal(plain, run(guidance_scale=1.0))
     assert not torch.equal(plain, run(guidance_scale=3.0, negative_prompt="a bag"))
+
+
+def test_guidance_applies_only_inside_its_noise_interval(pipe):
+    """Guided steps run the negative and the prompt together (a batch of 2N), the others the prompt alone (N)."""
+    sampler = make_scheduler("unipc", pipe.scheduler.config)
+    sampler.set_timesteps(4)
+    alpha_bar = sampler.alphas_cumprod[sampler.timesteps]
+    sigmas = ((1 - alpha_bar) / alpha_bar).sqrt().tolist()  # the noise level of each of the 4 steps
+    assert sigmas[0] > 100 > sigmas[1]  # the first step starts from (almost) pure noise
+    batches = []
+    hook = pipe.unet.register_forward_pre_hook(lambda module, args: batches.append(args[0].shape[0]))
+
+    def run(interval):
+        batches.clear()
+        return pipe("a bag", num_images_per_prompt=2, num_inference_steps=4, seed=5, scheduler="unipc",
+                    guidance_interval=interval, output_type="pt").images  # fmt: skip
+
+    try:
+        every = run((0, math.inf))
+        assert batches == [4, 4, 4, 4]
+        skip_first = run((0, 100))
+        assert batches == [2, 4, 4, 4]
+        none = run((0, sigmas[-1] / 2))  # below every step's level: no step is guided
+        assert batches == [2, 2, 2, 2]
+    finally:
+        hook.remove()
+    assert not torch.equal(every, skip_first)
+    unguided = pipe("a bag", num_images_per_prompt=2, num_inference_steps=4, seed=5, scheduler="unipc",
+                    guidance_scale=1.0, output_type="pt").images  # fmt: skip
+    assert torch.equal(none, unguided)  # outside the interval a step is exactly the unguided model's
+    default = pipe("a bag", num_images_per_prompt=2, num_inference_steps=4, seed=5, scheduler="unipc", output_type="pt")
+    assert torch.equal(default.images, run(DEFAULT_GUIDANCE_INTERVAL))
+    for bad in ((5, 1), (-1, 2), (float("nan"), 1), (1,), "0.28 5.42", (0, "inf")):
+        with pytest.raises(UserError, match="guidance interval must be two noise levels"):
+            pipe("a bag", num_inference_steps=2, guidance_interval=bad)
 
 
 def test_callback_sees_every_step_with_x_t_and_x0(pipe):

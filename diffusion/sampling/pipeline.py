@@ -25,7 +25,7 @@ from diffusers import DDPMScheduler, DiffusionPipeline, UNet2DConditionModel
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..common.defaults import DEFAULT_STRENGTH, sampling_defaults
+from ..common.defaults import DEFAULT_GUIDANCE_INTERVAL, DEFAULT_STRENGTH, sampling_defaults
 from ..common.errors import UserError
 from ..common.folders import resolve_pipeline_folder, staged_folder
 from ..data.datasets import to_model_range, to_uint8
@@ -45,7 +45,7 @@ from .saved_pipeline import (
     read_training_record,
 )
 from .schedulers import make_scheduler
-from .settings import GenerationSettings
+from .settings import GenerationSettings, check_guidance_interval
 
 
 @dataclass
@@ -55,6 +55,15 @@ class TextToImageOutput(BaseOutput):
     # Cross-attention per prompt token, averaged over heads, layers and steps: (N, L, H, W); with tokens.
     attention_maps: torch.Tensor | None = None
     tokens: list[str] = field(default_factory=list)
+
+
+def guided_at(sampler, t, interval: tuple[float, float]) -> bool:
+    """Whether the noise level σ = √((1 − ᾱ)/ᾱ) of timestep t, the step about to be taken, lies in the
+    guidance interval (low, high]. Every sampler we ship steps on the training timesteps, so ᾱ is the
+    training table's."""
+    alpha_bar = sampler.alphas_cumprod[round(float(t))].item()
+    low, high = interval
+    return low < ((1 - alpha_bar) / alpha_bar) ** 0.5 <= high
 
 
 def alpha_bar_of_step(sampler, t) -> torch.Tensor:
@@ -132,6 +141,7 @@ class TextToImagePipeline(DiffusionPipeline):
         output_type: str = "pil",
         return_attention: bool = False,
         return_dict: bool = True,
+        guidance_interval: tuple[float, float] | None = None,
     ):
         """Generate images.
 
@@ -141,6 +151,8 @@ class TextToImagePipeline(DiffusionPipeline):
         seed: image i uses seed + i, so any single image can be regenerated on its own.
         scheduler: "ddpm", "ddim", "dpm++", "euler" or "unipc".
         image, strength: start from this picture noised to `strength` (0..1] instead of pure noise.
+        guidance_interval: (low, high): guidance only at the steps whose noise level σ is in (low, high];
+          None takes DEFAULT_GUIDANCE_INTERVAL (common/defaults.py); (0, math.inf) guides every step.
         callback_on_step_end(pipe, step, timestep, kwargs): kwargs holds "latents" (what the sampler
           carries), "x_t" (the noisy image) and "x0" (the predicted clean image); may return
           {"latents": ...} to replace them.
@@ -155,6 +167,8 @@ class TextToImagePipeline(DiffusionPipeline):
             strength=strength if image is not None else None,
             **self._named_or_default(num_inference_steps, guidance_scale, scheduler),
         )
+        interval = DEFAULT_GUIDANCE_INTERVAL if guidance_interval is None else guidance_interval
+        interval = check_guidance_interval(interval)
         folded = folds_guidance(self.unet)  # a distilled student: the scale is an input, one call per step
         if folded and settings.negative_prompt:
             raise UserError(
@@ -179,7 +193,7 @@ class TextToImagePipeline(DiffusionPipeline):
         store = AttentionStore(latents.shape[-1]) if return_attention else None
         cond = cond.to(device, self.unet.dtype)
         scale_input = self._scale_input(settings.guidance_scale, total) if folded else None
-        guidance = settings.guidance_scale if do_guidance else None
+        guidance = (settings.guidance_scale, interval) if do_guidance else None
         latents = self._denoise(
             sampler, latents, timesteps, cond, guidance, store, scale_input, generator, callback_on_step_end
         )
@@ -237,13 +251,17 @@ class TextToImagePipeline(DiffusionPipeline):
         return embedding.to(self.unet.device, self.unet.dtype)
 
     def _denoise(self, sampler, latents, timesteps, cond, guidance, store, scale_input, generator, callback):
-        """The sampling loop: the (guided) UNet output, the clean-image guess for callbacks, one sampler step."""
+        """The sampling loop: the UNet output (guided where `guidance`, (scale, (low, high)), says so), the
+        clean-image guess for callbacks, one sampler step."""
         prediction_type = self.scheduler.config.prediction_type
         # Stochastic samplers (ddpm) draw fresh noise each step; from the same seeded generators.
         step_kwargs = {"generator": generator} if "generator" in inspect.signature(sampler.step).parameters else {}
         for step, t in enumerate(self.progress_bar(timesteps)):
             x_t = sampler.scale_model_input(latents, t)  # the variance-preserving noisy image
-            output = self._guided_output(x_t, t, cond, guidance, store, timestep_cond=scale_input)
+            if guidance is not None and guided_at(sampler, t, guidance[1]):
+                output = self._guided_output(x_t, t, cond, guidance[0], store, timestep_cond=scale_input)
+            else:  # the prompts' half of the batch alone (cond holds the negatives first when guided)
+                output = self._guided_output(x_t, t, cond[-len(latents) :], None, None, timestep_cond=scale_input)
             latents = sampler.step(output, t, latents, **step_kwargs).prev_sample
             if callback is not None:
                 alpha_bar = alpha_bar_of_step(sampler, t).to(latents.device, latents.dtype)

@@ -57,6 +57,21 @@ def check_strength(value) -> float:
     return float(value)
 
 
+def check_guidance_interval(value) -> tuple[float, float]:
+    """(low, high): the noise levels σ, low < σ <= high, at which guidance applies; high may be math.inf."""
+    if (
+        not isinstance(value, (tuple, list))
+        or len(value) != 2
+        or not all(is_number(v) and not math.isnan(v) for v in value)
+        or not 0 <= value[0] < value[1]
+    ):
+        raise UserError(
+            "guidance interval must be two noise levels (low, high) with 0 <= low < high, e.g. (0.28, 5.42); "
+            f"(0, math.inf) guides every step; got {shown(value)}"
+        )
+    return float(value[0]), float(value[1])
+
+
 def check_seed(value, images: int) -> int:
     high = MAX_SEED - images + 1
     room = "" if images == 1 else f" for {images} images (image i uses seed + i)"
