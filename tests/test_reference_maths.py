@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import copy
 import inspect
+import math
 
 import pytest
 import torch
@@ -16,6 +17,7 @@ from diffusers import DDPMScheduler
 from diffusers.models.attention_processor import Attention, AttnProcessor
 
 from diffusion.common.config import load_config
+from diffusion.common.defaults import DEFAULT_GUIDANCE_INTERVAL
 from diffusion.model import attention
 from diffusion.model.attention import AttentionStore, RecordingAttnProcessor
 from diffusion.model.text import EMBEDDING_DIM, shared_text_encoder
@@ -133,8 +135,9 @@ def test_predict_clean_image_is_each_samplers_own_x0(name, prediction_type):
 # ----- the pipeline against a plain diffusers loop ---------------------------------------------------------------
 
 
-def plain_diffusers_loop(unet, training, name, prompt, guidance, steps, seed):
-    """Textbook classifier-free guidance sampling, with diffusers parts only."""
+def plain_diffusers_loop(unet, training, name, prompt, guidance, steps, seed, interval=(0.0, math.inf)):
+    """Textbook classifier-free guidance sampling, with diffusers parts only; guided at the steps whose
+    noise level √((1 − ᾱ)/ᾱ) is in (low, high] of `interval`."""
     kind, options = SAMPLERS[name]
     sampler = kind.from_config(training.config, timestep_spacing="trailing", **options)
     sampler.set_timesteps(steps)
@@ -150,7 +153,8 @@ def plain_diffusers_loop(unet, training, name, prompt, guidance, steps, seed):
     for t in sampler.timesteps:
         x = sampler.scale_model_input(latents, t)
         output = eps(prompt_text, x, t).sample
-        if guidance != 1:
+        alpha_bar = training.alphas_cumprod[int(t)]
+        if guidance != 1 and interval[0] < ((1 - alpha_bar) / alpha_bar).sqrt() <= interval[1]:
             unconditional = eps(empty_text, x, t).sample
             output = unconditional + guidance * (output - unconditional)
         latents = sampler.step(output, t, latents, **step_with(sampler, generator)).prev_sample
@@ -163,11 +167,13 @@ def test_the_pipeline_samples_what_a_plain_diffusers_loop_samples(name, guidance
     training = training_schedule("v_prediction")
     pipe = TextToImagePipeline(unet=tiny_unet(), scheduler=training)
     pipe.set_progress_bar_config(disable=True)
-    images = pipe("a bag", guidance_scale=guidance, num_inference_steps=4, seed=7, scheduler=name, output_type="pt")
-    with torch.no_grad():
-        expected = plain_diffusers_loop(pipe.unet, training, name, "a bag", guidance, steps=4, seed=7)
-    torch.testing.assert_close(images.images, expected, atol=1e-4, rtol=0)
-    assert expected.std() > 0  # the comparison is between real pictures, not two constants
+    for interval in (DEFAULT_GUIDANCE_INTERVAL, (0.0, math.inf)):  # the default, and guidance at every step
+        images = pipe("a bag", guidance_scale=guidance, num_inference_steps=4, seed=7, scheduler=name,
+                      guidance_interval=interval, output_type="pt")  # fmt: skip
+        with torch.no_grad():
+            expected = plain_diffusers_loop(pipe.unet, training, name, "a bag", guidance, 4, 7, interval)
+        torch.testing.assert_close(images.images, expected, atol=1e-4, rtol=0)
+        assert expected.std() > 0  # the comparison is between real pictures, not two constants
 
 
 # ----- the training loss -----------------------------------------------------------------------------------------

@@ -16,7 +16,9 @@ from ..common.errors import UserError, shown
 # name: (diffusers class, options over the training schedule). The variants change how many past steps a
 # multistep solver uses (its order). Karras et al.'s σ spacing is left out: over our cosine schedule,
 # whose last σ is about 20,000, it puts nearly every step above σ = 100 (10 steps: timesteps 998, 998, 998,
-# 998, 997, 995, 983, 894, 259, 0) and DPM-Solver++ then fails on the repeated timesteps.
+# 998, 997, 995, 983, 894, 259, 0) and DPM-Solver++ then fails on the repeated timesteps; capped at
+# σ = 10 to 80 (UniPC's sigma_max) it trades the classifier-feature distance for texture, and UniPC's
+# "bh1" variant diverges (benchmarks/RESULTS.md, "Guidance in a limited interval").
 SAMPLERS = {
     "ddpm": (DDPMScheduler, {}),
     "ddim": (DDIMScheduler, {}),
