@@ -43,6 +43,7 @@ from diffusion.evaluation.generate import generate
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set
 from diffusion.evaluation.quality import matched_real_sets, measure_quality, paired_ratio_interval
 from diffusion.sampling.saved_pipeline import pipeline_dataset
+from diffusion.sampling.schedulers import SCHEDULERS
 
 GUIDANCE = 3.0
 EVERY_STEP = (0.0, math.inf)  # the guidance interval of rows measured before it had one
@@ -210,6 +211,8 @@ def main() -> None:
     if args.retime:
         for r in rows:
             if r.get("checkpoint", args.checkpoint) != args.checkpoint:  # timed with that checkpoint (--name)
+                continue
+            if r.get("scheduler", r["sampler"]) not in SCHEDULERS:  # a variant tried and not offered: as measured
                 continue
             settings = {"scheduler": r.get("scheduler", r["sampler"]), "num_inference_steps": r["steps"],
                         "guidance_scale": GUIDANCE}  # fmt: skip

@@ -4,6 +4,7 @@ input and resumes exactly; the hand-written maths matches the diffusers schedule
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
@@ -61,9 +62,13 @@ def test_teacher_needs_two_batch_halves_per_step_and_the_student_one(tiny_run, s
     teacher = TextToImagePipeline.from_pretrained(tiny_run, device="cpu")
     calls = []
     hook = teacher.unet.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
-    teacher("a sneaker", num_inference_steps=4, guidance_scale=3.0, num_images_per_prompt=2, seed=0)
-    hook.remove()
+    settings = {"num_inference_steps": 4, "guidance_scale": 3.0, "num_images_per_prompt": 2, "seed": 0}
+    teacher("a sneaker", guidance_interval=(0, math.inf), **settings)
     assert calls == [4] * 4  # guidance doubles the batch: prompt and empty prompt
+    calls.clear()
+    teacher("a sneaker", **settings)
+    hook.remove()
+    assert calls == [2, 4, 4, 4]  # by default the first step, from pure noise, is not guided
     pipe = TextToImagePipeline.from_pretrained(student, device="cpu")
     student_calls = []
     hook = pipe.unet.register_forward_hook(lambda module, args, output: student_calls.append(args[0].shape[0]))

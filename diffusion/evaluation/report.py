@@ -120,7 +120,8 @@ def markdown(r: EvaluationResult, has_plot: bool) -> str:
     lines = [
         f"# Evaluation of {r.checkpoint or 'a pipeline'} on {r.dataset}",
         "",
-        f"{s.images_per_prompt} images per prompt, guidance scale {s.guidance_scale:g}, "
+        f"{s.images_per_prompt} images per prompt, guidance scale {s.guidance_scale:g} at noise levels "
+        f"({s.guidance_interval[0]:g}, {s.guidance_interval[1]:g}], "
         f"{s.num_inference_steps} {s.scheduler} steps, seed {s.seed}, on {s.device}; {r.seconds:.0f} s. "
         f"Judged by the reference classifier (trained on real images only; "
         f"{_pct(r.classifier_test_accuracy)} on the real test set).",

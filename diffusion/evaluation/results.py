@@ -43,6 +43,7 @@ class EvaluationSettings:
     scheduler: str
     seed: int
     device: str
+    guidance_interval: tuple[float, float]  # the noise levels (low, high] that were guided
 
 
 @dataclass

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import torch
 
-from ..common.defaults import DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..common.defaults import DEFAULT_GUIDANCE_INTERVAL, DEFAULT_SCHEDULER, DEFAULT_STEPS
 from ..common.errors import UserError
 from ..data.datasets import CLASS_NAMES, load_dataset
 from ..prompts.nearest_caption import grammar_index
@@ -97,7 +97,9 @@ def evaluate_pipeline(
     settings = {"num_inference_steps": num_inference_steps, "scheduler": scheduler, "guidance_scale": guidance_scale}
     plain_prompts = sets[0].prompts[: len(CLASS_NAMES[dataset])]  # the sweep skips the label texts
     images, swept = generate_sets(pipe, sets, sweep, plain_prompts, images_per_prompt, seed, progress, **settings)
-    run = EvaluationSettings(images_per_prompt, guidance_scale, num_inference_steps, scheduler, seed, str(pipe.device))
+    interval = DEFAULT_GUIDANCE_INTERVAL  # the pipeline's, as no interval is passed
+    run = EvaluationSettings(images_per_prompt, guidance_scale, num_inference_steps, scheduler, seed, str(pipe.device),
+                             interval)  # fmt: skip
     result = measure(pipe, classifier, dataset, {s.name: s for s in sets}, images, swept, run, data_dir)
     result.checkpoint = checkpoint
     result.seconds = round(time.perf_counter() - started, 1)

@@ -25,7 +25,7 @@ from diffusers import DDPMScheduler, DiffusionPipeline, UNet2DConditionModel
 from diffusers.utils import BaseOutput
 from diffusers.utils.torch_utils import randn_tensor
 
-from ..common.defaults import DEFAULT_GUIDANCE_INTERVAL, DEFAULT_STRENGTH, sampling_defaults
+from ..common.defaults import DEFAULT_STRENGTH, sampling_defaults
 from ..common.errors import UserError
 from ..common.folders import resolve_pipeline_folder, staged_folder
 from ..data.datasets import to_model_range, to_uint8
@@ -151,8 +151,7 @@ class TextToImagePipeline(DiffusionPipeline):
         seed: image i uses seed + i, so any single image can be regenerated on its own.
         scheduler: "ddpm", "ddim", "dpm++", "euler" or "unipc".
         image, strength: start from this picture noised to `strength` (0..1] instead of pure noise.
-        guidance_interval: (low, high): guidance only at the steps whose noise level σ is in (low, high];
-          None takes DEFAULT_GUIDANCE_INTERVAL (common/defaults.py); (0, math.inf) guides every step.
+        guidance_interval: (low, high): guide only at noise levels σ in (low, high]; None: the default; (0, inf): all.
         callback_on_step_end(pipe, step, timestep, kwargs): kwargs holds "latents" (what the sampler
           carries), "x_t" (the noisy image) and "x0" (the predicted clean image); may return
           {"latents": ...} to replace them.
@@ -167,8 +166,7 @@ class TextToImagePipeline(DiffusionPipeline):
             strength=strength if image is not None else None,
             **self._named_or_default(num_inference_steps, guidance_scale, scheduler),
         )
-        interval = DEFAULT_GUIDANCE_INTERVAL if guidance_interval is None else guidance_interval
-        interval = check_guidance_interval(interval)
+        interval = check_guidance_interval(guidance_interval)
         folded = folds_guidance(self.unet)  # a distilled student: the scale is an input, one call per step
         if folded and settings.negative_prompt:
             raise UserError(

@@ -16,7 +16,7 @@ import random
 import unicodedata
 from dataclasses import dataclass, field
 
-from ..common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS
+from ..common.defaults import DEFAULT_GUIDANCE, DEFAULT_GUIDANCE_INTERVAL, DEFAULT_SCHEDULER, DEFAULT_STEPS
 from ..common.errors import UserError, shown
 from ..model.text import MAX_PROMPT_CHARS
 from .schedulers import check_scheduler
@@ -58,7 +58,10 @@ def check_strength(value) -> float:
 
 
 def check_guidance_interval(value) -> tuple[float, float]:
-    """(low, high): the noise levels σ, low < σ <= high, at which guidance applies; high may be math.inf."""
+    """(low, high): the noise levels σ, low < σ <= high, at which guidance applies; high may be math.inf.
+    None: the default interval."""
+    if value is None:
+        return DEFAULT_GUIDANCE_INTERVAL
     if (
         not isinstance(value, (tuple, list))
         or len(value) != 2
