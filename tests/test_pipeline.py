@@ -114,9 +114,10 @@ def test_image_to_image_and_attention_maps(pipe):
     assert light.shape == (1, 1, 28, 28) and light.abs().mean() < 0.9  # stays near the (grey) start
     result = pipe("a sneaker", num_inference_steps=3, seed=0, return_attention=True)
     assert result.tokens == ["[CLS]", "a", "sneak", "##er", "[SEP]"]
-    maps = result.attention_maps
-    assert maps.shape == (1, 5, 28, 28)
-    torch.testing.assert_close(maps.sum(1), torch.ones(1, 28, 28), atol=1e-3, rtol=0)  # a distribution per pixel
+    for maps in (result.attention_maps, pipe("a sneaker", num_inference_steps=3, guidance_scale=1.0, seed=0,
+                                             return_attention=True).attention_maps):  # fmt: skip
+        assert maps.shape == (1, 5, 28, 28)  # guided (its first step unguided, not in the maps) and unguided
+        torch.testing.assert_close(maps.sum(1), torch.ones(1, 28, 28), atol=1e-3, rtol=0)  # a distribution per pixel
 
 
 def test_save_and_load_refuse_keyword_arguments_they_would_ignore(pipe, tmp_path):

@@ -258,8 +258,9 @@ class TextToImagePipeline(DiffusionPipeline):
             x_t = sampler.scale_model_input(latents, t)  # the variance-preserving noisy image
             if guidance is not None and guided_at(sampler, t, guidance[1]):
                 output = self._guided_output(x_t, t, cond, guidance[0], store, timestep_cond=scale_input)
-            else:  # the prompts' half of the batch alone (cond holds the negatives first when guided)
-                output = self._guided_output(x_t, t, cond[-len(latents) :], None, None, timestep_cond=scale_input)
+            else:  # the prompts alone (cond holds the negatives first in a guided run, whose maps skip this step)
+                kept = store if guidance is None else None
+                output = self._guided_output(x_t, t, cond[-len(latents) :], None, kept, timestep_cond=scale_input)
             latents = sampler.step(output, t, latents, **step_kwargs).prev_sample
             if callback is not None:
                 alpha_bar = alpha_bar_of_step(sampler, t).to(latents.device, latents.dtype)

@@ -69,7 +69,7 @@ def check_guidance_interval(value) -> tuple[float, float]:
         or not 0 <= value[0] < value[1]
     ):
         raise UserError(
-            "guidance interval must be two noise levels (low, high) with 0 <= low < high, e.g. (0.28, 5.42); "
+            "guidance interval must be two noise levels (low, high) with 0 <= low < high, e.g. (0, 10); "
             f"(0, math.inf) guides every step; got {shown(value)}"
         )
     return float(value[0]), float(value[1])
