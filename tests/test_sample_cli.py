@@ -67,6 +67,28 @@ def test_cli_writes_images_grid_gif_and_manifest(tiny_run, tmp_path, capsys):
     assert sum(abs(x - y) for x, y in zip(a, b, strict=True)) / len(a) < 1.0
 
 
+def test_the_guidance_interval_is_an_option_recorded_with_the_images(tiny_run, tmp_path, capsys):
+    common = ["--checkpoint", str(tiny_run), "--prompt", "a bag", "--num-images", "1", "--steps", "4", "--seed", "3"]
+    code, _, stderr = sample(capsys, *common, "--out", str(tmp_path / "default"))
+    assert code == 0, stderr
+    code, _, stderr = sample(capsys, *common, "--guidance-interval", "0", "inf", "--out", str(tmp_path / "every"))
+    assert code == 0, stderr
+    runs = {
+        name: json.loads((tmp_path / name / "manifest.json").read_text())["runs"][-1] for name in ("default", "every")
+    }
+    assert runs["default"]["guidance_interval"] == [0, 10] and runs["every"]["guidance_interval"] == [0, float("inf")]
+    images = {name: Image.open(tmp_path / name / run["images"][0]["file"]).tobytes() for name, run in runs.items()}
+    assert images["default"] != images["every"]  # the first step guided or not
+    settings = read_png_settings(tmp_path / "every" / runs["every"]["images"][0]["file"])
+    assert (
+        settings["command"].endswith("--guidance-interval 0 inf")
+        and "--guidance-interval" not in (runs["default"]["images"][0]["command"])
+    )
+    code, _, stderr = sample(capsys, *common, "--guidance-interval", "5", "1", "--out", str(tmp_path / "bad"))
+    assert code != 0 and "guidance interval must be two noise levels" in stderr and "Traceback" not in stderr
+    assert not (tmp_path / "bad").exists()  # refused before any work
+
+
 def test_an_unseen_word_is_explained_by_its_nearest_training_caption(tiny_run, tmp_path, capsys):
     options = shlex.split('--prompt "a photo of an overcoat" --num-images 1 --steps 2')
     code, _, stderr = sample(capsys, "--checkpoint", str(tiny_run), "--out", str(tmp_path), *options)

@@ -22,7 +22,13 @@ import time
 from pathlib import Path
 
 from ..common import cli
-from ..common.defaults import DEFAULT_GUIDANCE, DEFAULT_SCHEDULER, DEFAULT_STEPS, sampling_defaults
+from ..common.defaults import (
+    DEFAULT_GUIDANCE,
+    DEFAULT_GUIDANCE_INTERVAL,
+    DEFAULT_SCHEDULER,
+    DEFAULT_STEPS,
+    sampling_defaults,
+)
 from ..common.errors import UserError
 from ..common.folders import SHIPPED_PIPELINE, staged_file, writable_folder, write_text_atomic
 from ..prompts.prompt_notes import notes_for
@@ -30,7 +36,7 @@ from .imageio import denoising_frames, save_gif, save_png, tensor_grid
 from .pipeline import TextToImagePipeline
 from .saved_pipeline import caption_index_of
 from .schedulers import SCHEDULERS
-from .settings import MAX_IMAGES, MAX_STEPS, GenerationSettings, random_seed
+from .settings import MAX_IMAGES, MAX_STEPS, GenerationSettings, check_guidance_interval, random_seed
 
 SCALE = 4  # grids and GIFs are drawn 4x (nearest neighbour): 28-pixel images are tiny on a screen
 GRID_COLUMNS = 8
@@ -58,6 +64,8 @@ def regenerate_command(settings: dict) -> str:
         f"--guidance {settings['guidance_scale']}",
         f"--scheduler {settings['scheduler']}",
     ]
+    if tuple(settings.get("guidance_interval", DEFAULT_GUIDANCE_INTERVAL)) != DEFAULT_GUIDANCE_INTERVAL:
+        parts.append("--guidance-interval {:g} {:g}".format(*settings["guidance_interval"]))
     return " ".join(parts)
 
 
@@ -82,6 +90,7 @@ def settings_from(args: argparse.Namespace, stored: dict | None = None) -> Gener
 
 def generate(args: argparse.Namespace) -> list[Path]:
     settings = settings_from(args)
+    interval = check_guidance_interval(args.guidance_interval)
     checkpoint = Path(args.checkpoint) if args.checkpoint else default_checkpoint()
     pipe = TextToImagePipeline.from_pretrained(checkpoint, device=args.device)
     if pipe.generation_defaults:  # a distilled student: its few-step settings where the user gave none
@@ -97,7 +106,10 @@ def generate(args: argparse.Namespace) -> list[Path]:
 
     started = time.time()
     result = pipe(
-        **settings.pipeline_kwargs(), callback_on_step_end=record_step if args.gif else None, output_type="pt"
+        **settings.pipeline_kwargs(),
+        guidance_interval=interval,
+        callback_on_step_end=record_step if args.gif else None,
+        output_type="pt",
     )
     seconds = time.time() - started
     if (index := caption_index_of(pipe)) is not None:  # why an unfamiliar word gave what it gave
@@ -105,10 +117,12 @@ def generate(args: argparse.Namespace) -> list[Path]:
             print(f"note: {sentence}", file=sys.stderr)
 
     frames = denoising_frames(x_t_steps, x0_steps, scale=SCALE) if args.gif else None
-    return write_run(out, settings, checkpoint, result, frames, seconds)
+    return write_run(out, settings, interval, checkpoint, result, frames, seconds)
 
 
-def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result, frames, seconds: float) -> list[Path]:
+def write_run(
+    out: Path, settings: GenerationSettings, interval: tuple[float, float], checkpoint: Path, result, frames, seconds
+) -> list[Path]:
     """The PNGs, the grid, the GIF, then the manifest entry; each file under its name only once complete.
     If one cannot be written (a full disk), the files of this run are removed again and nothing is kept."""
     common = {
@@ -117,6 +131,7 @@ def write_run(out: Path, settings: GenerationSettings, checkpoint: Path, result,
         "num_inference_steps": settings.num_inference_steps,
         "guidance_scale": settings.guidance_scale,
         "scheduler": settings.scheduler,
+        "guidance_interval": list(interval),
         "checkpoint": str(checkpoint),
     }
     tag = hashlib.sha256(json.dumps(common, sort_keys=True).encode()).hexdigest()[:6]
@@ -199,6 +214,11 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument(
         "--scheduler", help=f"one of {', '.join(SCHEDULERS)} (default {DEFAULT_SCHEDULER}, or the pipeline's own)"
     )
+    parser.add_argument(
+        "--guidance-interval", type=cli.number, nargs=2, metavar=("LOW", "HIGH"),
+        help="guide only at steps whose noise level σ is in (LOW, HIGH] (default 0 10: every step but the first,"
+        " from pure noise; 0 inf: every step)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=cli.number, help="image i uses seed + i (default: random, in the manifest)")
     parser.add_argument("--out", default="outputs", help="output folder (default outputs/)")
     parser.add_argument("--gif", action="store_true", help="also write a GIF of the denoising")
