@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import resource
 import statistics
 import subprocess
@@ -27,10 +26,11 @@ from pathlib import Path
 import torch
 from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
+from diffusion.common.defaults import GUIDE_EVERY_STEP
+
 IMAGES = 16
 PROMPT = "a sneaker"
 DDPM_TIMED_STEPS = 100
-EVERY_STEP = (0.0, math.inf)
 VARIANTS = {
     # name: (which pipeline, call settings, factor from the timed run to the reported one)
     "student": ("student", {}, 1),
@@ -39,7 +39,7 @@ VARIANTS = {
     # The textbook baseline: DDPM guided at every step (not only in the default's noise interval).
     "ddpm": (
         "teacher",
-        {"scheduler": "ddpm", "num_inference_steps": DDPM_TIMED_STEPS, "guidance_interval": EVERY_STEP},
+        {"scheduler": "ddpm", "num_inference_steps": DDPM_TIMED_STEPS, "guidance_interval": GUIDE_EVERY_STEP},
         1000 // DDPM_TIMED_STEPS,
     ),  # fmt: skip
 }

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
 import time
 from pathlib import Path
 
@@ -36,7 +35,7 @@ from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
-from diffusion.common.defaults import DEFAULT_GUIDANCE_INTERVAL
+from diffusion.common.defaults import DEFAULT_GUIDANCE_INTERVAL, GUIDE_EVERY_STEP
 from diffusion.data.datasets import load_dataset
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier, texture_features
 from diffusion.evaluation.generate import generate
@@ -46,7 +45,6 @@ from diffusion.sampling.saved_pipeline import pipeline_dataset
 from diffusion.sampling.schedulers import SCHEDULERS
 
 GUIDANCE = 3.0
-EVERY_STEP = (0.0, math.inf)  # the guidance interval of rows measured before it had one
 TIMED_IMAGES = 16
 
 
@@ -216,7 +214,7 @@ def main() -> None:
                 continue
             settings = {"scheduler": r.get("scheduler", r["sampler"]), "num_inference_steps": r["steps"],
                         "guidance_scale": GUIDANCE}  # fmt: skip
-            settings["guidance_interval"] = tuple(r.get("guidance_interval", EVERY_STEP))
+            settings["guidance_interval"] = tuple(r.get("guidance_interval", GUIDE_EVERY_STEP))
             r |= {"seconds_16": seconds_for_16(pipe, **settings), "gflops": matmul_gflops()}
         rows_file.write_text("".join(json.dumps(r) + "\n" for r in rows))
     if args.settings:

@@ -29,10 +29,11 @@ import re
 from collections import defaultdict
 from pathlib import Path
 
+from diffusion.prompts.lexicon import SHORTEST_PREFIX, lookalikes_path, words
+
 WORDNET = Path("/usr/share/wordnet")
 LICENCE = Path("/usr/share/doc/wordnet-base/copyright")
 OUT = Path(__file__).resolve().parent.parent / "diffusion" / "prompts" / "lexicon_fashion_mnist.tsv"
-SHORTEST_PREFIX = 3  # the compound rule's: "overshirt" is over + shirt; "tshirt" or "abag" are not compounds
 
 # The word a grounded prompt uses for each class ("espadrilles, a kind of sandal"): the everyday noun
 # of the class that its training captions use most.
@@ -208,8 +209,8 @@ def lookalikes(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> list
 
 
 def closed(lemma: str) -> str:
-    """A lemma as one word: "sleeping_bag", "Sleeping bag" and "sleeping-bag" -> "sleepingbag"."""
-    return re.sub(r"[^a-z0-9']", "", lemma.lower())
+    """A lemma as one word, as grounding closes it: "sleeping_bag", "Sleeping bag" -> "sleepingbag"."""
+    return "".join(words(lemma))
 
 
 def licence_notice() -> str:
@@ -231,10 +232,6 @@ def build(folder: Path = WORDNET) -> tuple[str, str]:
     rows = lexicon_rows(folder)
     body = "".join("\t".join(row) + "\n" for row in rows)
     return HEADER + licence_notice() + body, LOOKALIKES_HEADER + "".join(w + "\n" for w in lookalikes(folder, rows))
-
-
-def lookalikes_path(lexicon: Path) -> Path:
-    return lexicon.with_name(lexicon.stem + "_lookalikes.txt")
 
 
 def main() -> None:

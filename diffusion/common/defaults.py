@@ -3,6 +3,8 @@ web page and a training run's progress grids use when the caller names no value.
 
 from __future__ import annotations
 
+import math
+
 # Chosen from benchmarks/sampler_curve.py (benchmarks/RESULTS.md): at 10 steps every sampler we ship draws
 # within 2% of the others (paired, 1,050 images), 5 steps lose texture that the classifier's conv features
 # and an outside judge see, and 10 guided steps are still over 100x faster than DDPM's 1,000.
@@ -17,6 +19,7 @@ DEFAULT_GUIDANCE = 3.0
 # ones, and they still draw the class asked for (benchmarks/RESULTS.md, "Guidance in a limited interval").
 # Guiding less at high noise cost class accuracy. An unguided step also costs one UNet batch, not two.
 DEFAULT_GUIDANCE_INTERVAL = (0.0, 10.0)
+GUIDE_EVERY_STEP = (0.0, math.inf)  # the textbook interval, as every run was guided before
 DEFAULT_STRENGTH = 0.7
 
 

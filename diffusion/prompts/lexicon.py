@@ -30,7 +30,7 @@ NOUN_ENDINGS = [
 ]  # fmt: skip
 WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
 KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
-SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (as the build script)
+SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (the build script's too)
 
 
 def closing_comma(rest: str) -> str:
@@ -69,10 +69,11 @@ class Lexicon:
         self.longest = max(len(key) for key in self.entries)
         self.lookalikes = lookalikes  # "laptop", "turncoat": WordNet words that only end like a garment
         self.heads = {e.kind: e.classes for e in entries if not e.ambiguous}  # "shirt" -> ("Shirt",)
+        self.kinds = {classes: kind for kind, classes in self.heads.items()}  # ("Shirt",) -> "shirt"
 
     @classmethod
     def read(cls, path: Path) -> Lexicon:
-        lookalikes_file = path.with_name(path.stem + "_lookalikes.txt")
+        lookalikes_file = lookalikes_path(path)
         lines = lookalikes_file.read_text(encoding="utf-8").splitlines() if lookalikes_file.is_file() else []
         lookalikes = frozenset(line for line in lines if line and not line.startswith("#"))
         entries, irregular = [], {}
@@ -97,17 +98,21 @@ class Lexicon:
         """A one-word compound: one of `spaced` (a known noun written closed up, "rainboots" for "rain
         boot" -> (its class, "rain boot")), else read by its last part ("overshirt" -> a kind of shirt);
         None when its last part is no kind word or WordNet knows the word as something else."""
-        kinds = {classes: kind for kind, classes in self.heads.items()}
         for form in (word, *(s[0] for s in singulars((word,)))):
             if form in spaced:
                 name, noun = spaced[form]
-                return Entry(form, (name,), kinds[(name,)], gloss=noun, compound=True)
+                return Entry(form, (name,), self.kinds[(name,)], gloss=noun, compound=True)
             if form in self.lookalikes:
                 return None
             for kind, classes in self.heads.items():
                 if form.endswith(kind) and len(form) - len(kind) >= SHORTEST_PREFIX:
                     return Entry(form, classes, kind, gloss=f"{form[: -len(kind)]} + {kind}", compound=True)
         return None
+
+
+def lookalikes_path(lexicon: Path) -> Path:
+    """Where the build script writes a lexicon's lookalikes: beside it, "lexicon_<dataset>_lookalikes.txt"."""
+    return lexicon.with_name(lexicon.stem + "_lookalikes.txt")
 
 
 def singulars(phrase: tuple[str, ...]) -> list[tuple[str, ...]]:
