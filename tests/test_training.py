@@ -14,9 +14,11 @@ import pytest
 import torch
 from safetensors.torch import load_file
 
+from diffusion.common.errors import UserError
+from diffusion.model.device import cpu_has_amx, cpu_has_bf16
 from diffusion.training.checkpoint import checkpoint_folders
 from diffusion.training.train import main as train_main
-from diffusion.training.train import train
+from diffusion.training.train import train, training_precision
 from diffusion.training.training_data import batch_text
 
 from .conftest import ROOT
@@ -146,3 +148,27 @@ def test_text_augmentation_hides_tokens_and_jitters_the_sentence_embedding(base_
     assert torch.equal(augmented.tokens, embeddings.tokens[[0, 0, 0, 0], :2])  # the empty caption's, cut to its 2
     assert torch.equal(augmented.mask, embeddings.mask[[0, 0, 0, 0], :2])
     assert 0.2 < (augmented.pooled - embeddings.pooled[ids]).std() < 0.8
+
+
+def test_auto_precision_is_bf16_only_where_the_cpu_computes_it_fast():
+    cpu = torch.device("cpu")
+    assert training_precision("auto", cpu) == ("bf16" if cpu_has_amx() else "no")
+    assert training_precision("bf16", cpu) == ("bf16" if cpu_has_bf16() else "no")  # emulated bf16: fp32
+    assert training_precision("no", cpu) == "no"
+    with pytest.raises(UserError, match="use auto, no, bf16 or fp16"):
+        training_precision("half", cpu)
+    with pytest.raises(UserError, match="needs a CUDA GPU"):
+        training_precision("fp16", cpu)
+
+
+def test_bf16_training_lowers_the_loss_and_saves_fp32_weights(tiny_config):
+    tiny_config.train.mixed_precision = "bf16"
+    tiny_config.train.max_steps, tiny_config.train.checkpoint_every, tiny_config.train.log_every = 20, 10, 5
+    train(tiny_config)
+    run = Path(tiny_config.train.output_dir)
+    losses = read_loss(run)
+    assert losses[-1] < 0.8 * losses[0]
+    weights = load_file(run / "pipeline" / "unet" / "diffusion_pytorch_model.safetensors")
+    assert all(w.dtype == torch.float32 for w in weights.values())
+    record = (run / "pipeline" / "training_record.json").read_text()
+    assert f'"mixed_precision": "{training_precision("bf16", torch.device("cpu"))}"' in record

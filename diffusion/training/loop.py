@@ -30,6 +30,7 @@ from pathlib import Path
 
 import torch
 from accelerate import Accelerator
+from accelerate.state import AcceleratorState
 from accelerate.utils import gather_object
 from torchvision.utils import save_image
 
@@ -84,6 +85,11 @@ def process_share(rank: int, world: int) -> slice:
 
 def make_accelerator(device: torch.device, mixed_precision: str = "no") -> Accelerator:
     """accelerate's view of the processes (one, or as many as `accelerate launch` started) on `device`'s kind."""
+    if AcceleratorState._shared_state.get("_mixed_precision", mixed_precision) != mixed_precision:
+        # accelerate keeps one precision per process, but one process may run jobs of several precisions in
+        # turn (a fp32 distillation after a bf16 training, the Train tab's runs): forget the finished job's
+        # choice. The process group (PartialState) stays.
+        AcceleratorState._reset_state()
     return Accelerator(mixed_precision=mixed_precision, cpu=device.type == "cpu")
 
 

@@ -36,7 +36,7 @@ from ..common.cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, t
 from ..common.config import Config, TrainConfig, load_config, override
 from ..common.errors import UserError
 from ..data.datasets import to_model_range
-from ..model.device import cpu_has_bf16, pick_device
+from ..model.device import auto_precision, cpu_has_bf16, pick_device
 from ..model.text import PromptEmbeddings
 from ..model.unet import build_unet, count_parameters
 from ..sampling.pipeline import TextToImagePipeline
@@ -97,7 +97,12 @@ def check_batch(batch_size: int, num_images: int, num_processes: int) -> None:
 
 
 def training_precision(wanted: str, device: torch.device) -> str:
-    """The mixed precision the config asks for, or fp32 where bf16 would only be emulated."""
+    """The mixed precision the config asks for ("auto": whatever pays on this device), or fp32 where bf16
+    would only be emulated."""
+    if wanted not in ("auto", "no", "bf16", "fp16"):
+        raise UserError(f"unknown mixed_precision '{wanted}'; use auto, no, bf16 or fp16")
+    if wanted == "auto":
+        return auto_precision(device)
     if wanted == "bf16" and device.type == "cpu" and not cpu_has_bf16():
         return "no"  # bf16 without hardware support is slower than fp32
     if wanted == "fp16" and device.type != "cuda":
@@ -298,7 +303,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--sample-every", type=int, help="write a sample grid every N steps (0 = never)")
     parser.add_argument("--batch-size", type=int)
     parser.add_argument("--learning-rate", type=float)
-    parser.add_argument("--mixed-precision", choices=["no", "bf16", "fp16"])
+    parser.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"])
     parser.add_argument("--resume", help="'latest' or a checkpoint folder (run/checkpoints/step-N)")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
