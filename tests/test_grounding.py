@@ -42,11 +42,30 @@ def test_known_words_ambiguous_words_and_modifiers_are_left_alone():
         "a photo of a jumper",  # a training noun that WordNet finds ambiguous anyway
         "a pair of sabots",  # WordNet: a clog (Sandal) and a wooden shoe (Sneaker)
         "a tweed jacket",  # tweed is trousers to WordNet, but here it says what the jacket is made of
-        "a photo of wellies",  # not in WordNet
+        "a photo of a henley",  # not in WordNet, and no clipping of a garment noun
         "a cat",
     ):
         assert read(prompt) == prompt, prompt
     assert ground("a photo of a cat", "cifar10").prompt == "a photo of a cat"  # no lexicon for CIFAR-10
+
+
+def test_a_clipped_word_is_read_as_the_garment_it_shortens():
+    assert read("muddy wellies") == "muddy wellies, a kind of boot"  # well|ies: Wellington boots
+    assert read("a pair of tennies") == "a pair of tennies, a kind of sneaker"  # tenn|ies: tennis shoes
+    assert read("grey trackies for lounging") == "grey trackies, a kind of trousers, for lounging"
+    assert read("my welly") == "my welly, a kind of boot"
+    notes = [g.note() for g in ground("muddy wellies", "fashion_mnist").explained]
+    assert notes == ["wellies: a kind of boot, read as short for wellington"]
+    for prompt in (
+        "a pair of wells",  # WordNet's well, plural: the lookalikes file
+        "a pocket square",  # WordNet's pocket, not a pocketbook
+        "something to carry my books",  # carry: no carrier bag
+        "rainy day boots",
+        "what should I wear",  # a word the encoder reads whole (should: no shoulder bag)
+        "a sporty look",  # sport coat, sport shirt, sport sandals: several classes
+        "a pair of wels",  # keeps 3 letters of wellington, fewer than a clipping needs
+    ):
+        assert read(prompt) == prompt, prompt
 
 
 def test_a_closed_compound_is_read_by_its_parts():

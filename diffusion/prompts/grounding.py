@@ -11,7 +11,8 @@ phrase of the prompt is explained when
     "a kaftan dress" needs no help).
 A one-word compound neither WordNet nor the captions know is read as the training noun it closes up
 ("rainboots", "a kind of boot") or by its last part when that is a class's kind word ("a flannel overshirt"
--> "a flannel overshirt, a kind of shirt"); `Lexicon.compound`.
+-> "a flannel overshirt, a kind of shirt"); `Lexicon.compound`. A clipped one is read as the garment it
+shortens ("wellies", "a kind of boot", short for wellington boot); `Lexicon.clipping`.
 Everything else is untouched: a prompt with nothing to explain is passed on as the very same string, so
 its embeddings are exactly those of the prompt as typed. `benchmarks/lexicon.py` measures which wording
 the encoder reads best (results in benchmarks/RESULTS.md).
@@ -41,7 +42,7 @@ class Grounded:
     entry: Entry
 
     def note(self) -> str:
-        if self.entry.compound:
+        if self.entry.derived:
             return f"{self.entry.lemma}: a kind of {self.entry.kind}, read as {self.entry.gloss}"
         return f"{self.entry.lemma}: a kind of {self.entry.kind}, from WordNet ({self.entry.gloss})"
 
@@ -59,6 +60,7 @@ class Vocabulary:
     words: frozenset[str]
     nouns: frozenset[tuple[str, ...]]
     closed: dict[str, tuple[str, str]]  # "rainboot" -> ("Ankle boot", "rain boot"): nouns of two or more words
+    classes: dict[str, str]  # "rain boot" -> "Ankle boot": every garment noun, singular
 
     def is_noun(self, phrase: tuple[str, ...]) -> bool:
         return phrase in self.nouns or any(s in self.nouns for s in singulars(phrase))
@@ -78,7 +80,8 @@ def training_vocabulary(dataset: str) -> Vocabulary:
         for noun in names[:-1]
         if len(words(noun)) > 1
     }
-    return Vocabulary(known, frozenset(words(n) for n in nouns), closed)
+    classes = {" ".join(words(n.rstrip("*"))): names[-1] for names in grammar.nouns for n in names}
+    return Vocabulary(known, frozenset(words(n) for n in nouns), closed, classes)
 
 
 def prepare_grounding(dataset: str) -> None:
@@ -135,8 +138,10 @@ def phrase_at(typed: list[str], i: int, lexicon: Lexicon, vocabulary: Vocabulary
             return length, None
         if (entry := lexicon.lookup(phrase)) is not None:
             return length, entry
-    if typed[i] not in vocabulary.words and (entry := lexicon.compound(typed[i], vocabulary.closed)) is not None:
-        return 1, entry
+    if typed[i] not in vocabulary.words:
+        entry = lexicon.compound(typed[i], vocabulary.closed) or lexicon.clipping(typed[i], vocabulary.classes)
+        if entry is not None:
+            return 1, entry
     return None
 
 

@@ -8,9 +8,10 @@ portmanteau (WordNet's own irregular plurals, from the file, then its regular no
 
 A closed compound the lexicon lacks is read as the training noun it closes up ("rainboots": rain boots), else
 by its last part when that is a class's kind word ("overshirt" is a kind of shirt), as English compounds
-are read (the head comes last). The
-words WordNet knows that only look like that ("laptop", "turncoat", "headdress"), the same script writes
-to `lexicon_<dataset>_lookalikes.txt`, and the rule leaves them alone.
+are read (the head comes last). A clipped word is read as the garment it shortens ("wellies":
+wellingtons, "tennies": tennis shoes, "cami": camisole), when every garment noun it begins names one class.
+The words WordNet knows that only look like that ("laptop", "turncoat", "headdress"; "pocket", "well"),
+the same script writes to `lexicon_<dataset>_lookalikes.txt`, and both rules leave them alone.
 """
 
 from __future__ import annotations
@@ -31,6 +32,8 @@ NOUN_ENDINGS = [
 WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
 KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
 SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (the build script's too)
+SHORTEST_CLIPPING = 4  # letters a clipped word keeps of its garment: "well|ies", "tenn|ies", "cami"
+CLIPPING_ENDINGS = ("ie", "y", "")  # the endings English gives clipped words: wellie, welly, cami
 
 
 def closing_comma(rest: str) -> str:
@@ -48,7 +51,7 @@ class Entry:
     classes: tuple[str, ...]  # one class, or several when its senses disagree
     kind: str  # "sandal": the class's everyday noun; empty when ambiguous
     gloss: str
-    compound: bool = False  # not from WordNet: read as a compound; its gloss says how ("over + shirt")
+    derived: bool = False  # not from WordNet: read from its form; its gloss says how ("over + shirt")
 
     @property
     def ambiguous(self) -> bool:
@@ -70,6 +73,7 @@ class Lexicon:
         self.lookalikes = lookalikes  # "laptop", "turncoat": WordNet words that only end like a garment
         self.heads = {e.kind: e.classes for e in entries if not e.ambiguous}  # "shirt" -> ("Shirt",)
         self.kinds = {classes: kind for kind, classes in self.heads.items()}  # ("Shirt",) -> "shirt"
+        self.lemmas = {" ".join(words(e.lemma)): e.classes[0] for e in entries if not e.ambiguous}
 
     @classmethod
     def read(cls, path: Path) -> Lexicon:
@@ -101,13 +105,38 @@ class Lexicon:
         for form in (word, *(s[0] for s in singulars((word,)))):
             if form in spaced:
                 name, noun = spaced[form]
-                return Entry(form, (name,), self.kinds[(name,)], gloss=noun, compound=True)
+                return Entry(form, (name,), self.kinds[(name,)], gloss=noun, derived=True)
             if form in self.lookalikes:
                 return None
             for kind, classes in self.heads.items():
                 if form.endswith(kind) and len(form) - len(kind) >= SHORTEST_PREFIX:
-                    return Entry(form, classes, kind, gloss=f"{form[: -len(kind)]} + {kind}", compound=True)
+                    return Entry(form, classes, kind, gloss=f"{form[: -len(kind)]} + {kind}", derived=True)
         return None
+
+    def clipping(self, word: str, training_nouns: dict[str, str]) -> Entry | None:
+        """A clipped garment word: its plural and its "-ie"/"-y" undone, it begins the first word of garment
+        nouns ("well|ies" -> "wellington boot") that all name one class: the training captions' nouns
+        (`training_nouns`, noun -> class) if any match, else the lexicon's. None when the nouns it begins
+        disagree, or WordNet knows the word as something else ("pocket" -> "pocketbook", "well")."""
+        forms = (word, *(s[0] for s in singulars((word,))))
+        if any(form in self.lookalikes for form in forms):
+            return None
+        stems = {f[: len(f) - len(e)] for f in forms for e in CLIPPING_ENDINGS if f.endswith(e)}
+        stems = {stem for stem in stems if len(stem) >= SHORTEST_CLIPPING}
+        for nouns in (training_nouns, self.lemmas):
+            found = {noun: name for noun, name in nouns.items() if any(clips(stem, noun) for stem in stems)}
+            if len(set(found.values())) > 1:
+                return None
+            if found:
+                noun = min(found, key=len)
+                return Entry(word, (found[noun],), self.kinds[(found[noun],)], gloss=f"short for {noun}", derived=True)
+        return None
+
+
+def clips(stem: str, noun: str) -> bool:
+    """Whether `stem` is the first word of `noun` cut short by two letters or more ("tenn", "tennis shoe")."""
+    first = noun.split()[0]
+    return first.startswith(stem) and len(first) >= len(stem) + 2
 
 
 def lookalikes_path(lexicon: Path) -> Path:
