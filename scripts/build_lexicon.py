@@ -212,9 +212,8 @@ def lookalikes(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> list
             if not line.startswith(" "):
                 lemma = line.split()[0]
                 word = closed(lemma)
-                if any(word.endswith(e) and len(word) - len(e) >= SHORTEST_PREFIX for e in endings):
-                    found.add(word)
-                elif len(words(lemma)) == 1 and reader.clipping(word, training_nouns) is not None:
+                compound = any(word.endswith(e) and len(word) - len(e) >= SHORTEST_PREFIX for e in endings)
+                if compound or (len(words(lemma)) == 1 and reader.clipping(word, training_nouns) is not None):
                     found.add(word)
     whole_words = (encoder_folder() / "vocab.txt").read_text(encoding="utf-8").split()
     found |= {w for w in whole_words if w.isalpha() and reader.clipping(w, training_nouns) is not None}
