@@ -2,7 +2,7 @@
 
     python benchmarks/training.py [--config configs/fashion_mnist.yaml] [--batch-size 64] [--steps 5]
 
-Rows: the shipped config in fp32 (baseline), bf16 autocast, channels_last memory format,
+Rows: the shipped config in fp32 (baseline), bf16 autocast (alone and with channels_last), channels_last,
 torch.compile (inductor, CPU C++ code; its compile time is printed apart), the fused attention kernel
 instead of the explicit one, and cross-attention also at 14x14; each with its ratio to the baseline,
 measured in the same run, beside the machine's fp32 matmul rate.
@@ -21,6 +21,7 @@ from machine import matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.common.config import load_config
 from diffusion.model import attention as attention_module
+from diffusion.model.device import auto_precision, cpu_has_amx
 from diffusion.model.unet import build_unet, count_parameters
 
 
@@ -67,6 +68,7 @@ def main() -> None:
     rows = [  # name, model config, options
         ("shipped config, fp32 (baseline)", config.model, {}),
         ("shipped config, bf16 autocast", config.model, {"bf16": True}),
+        ("shipped config, bf16 autocast, channels_last", config.model, {"bf16": True, "channels_last": True}),
         ("shipped config, fp32, channels_last", config.model, {"channels_last": True}),
         ("shipped config, fp32, torch.compile", config.model, {"compiled": True}),
         ("shipped config, fp32, fused attention kernel", config.model, {"fused": True}),
@@ -74,7 +76,8 @@ def main() -> None:
     ]
     print(
         f"torch {torch.__version__}, {torch.get_num_threads()} threads, batch {args.batch_size}, "
-        f"fp32 matmul {matmul_gflops():.0f} GFLOP/s"
+        f"fp32 matmul {matmul_gflops():.0f} GFLOP/s, bf16 {matmul_gflops(dtype=torch.bfloat16):.0f} GFLOP/s "
+        f"({'AMX' if cpu_has_amx() else 'no AMX'}: precision auto trains in {auto_precision(torch.device('cpu'))})"
     )
     print("| variant | parameters | images/s | speed vs baseline | first step (s) |\n|---|---|---|---|---|")
     baseline = None
