@@ -205,7 +205,8 @@ def lookalikes(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> list
     lexicon = {closed(row[0]) for row in rows}
     endings = tuple(ending for kind in KIND_WORDS.values() for ending in (kind, kind + "s", kind + "es"))
     reader = Lexicon([Entry(row[0], tuple(row[1].split("|")), row[2], row[4]) for row in rows], {})
-    training_nouns = training_vocabulary("fashion_mnist").classes
+    vocabulary = training_vocabulary("fashion_mnist")  # its words never reach the rules
+    training_nouns = vocabulary.classes
     found = set()
     for part in ("noun", "verb", "adj", "adv"):
         for line in (folder / f"index.{part}").read_text(encoding="utf-8").splitlines():
@@ -217,7 +218,7 @@ def lookalikes(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> list
                     found.add(word)
     whole_words = (encoder_folder() / "vocab.txt").read_text(encoding="utf-8").split()
     found |= {w for w in whole_words if w.isalpha() and reader.clipping(w, training_nouns) is not None}
-    return sorted(found - lexicon - {closed(noun) for noun in training_nouns})
+    return sorted(found - lexicon - vocabulary.words)
 
 
 def closed(lemma: str) -> str:
