@@ -100,6 +100,15 @@ def test_metrics_on_real_images_match_the_classifier_and_the_floor(classifier, t
 
 
 @pytest.mark.real_data
+def test_an_accuracy_at_a_threshold_reaches_it(classifier, test_set):
+    # 285 of 300 right is 95%, and a run judged at `--until 0.95` must count it as reached.
+    images, labels = to_model_range(test_set.images[:1000]), test_set.labels[:1000]
+    right = embed(classifier, images)[0].argmax(1) == labels
+    chosen = torch.cat([torch.nonzero(right)[:285, 0], torch.nonzero(~right)[:15, 0]])
+    assert prompt_accuracy(classifier, images[chosen], labels[chosen]) >= 0.95
+
+
+@pytest.mark.real_data
 def test_train_classifier_command_writes_a_loadable_classifier(tmp_path, capsys):
     main(["train-classifier", "--epochs", "1", "--train-images", "3000", "--out", str(tmp_path / "c")])
     assert "test accuracy" in capsys.readouterr().out
