@@ -81,7 +81,8 @@ def test_a_closed_compound_is_read_by_its_parts():
         "minidress: a kind of dress, read as mini dress",
     ]
     for prompt in (
-        "a laptop",  # WordNet knows it: a computer, not a top (the lookalikes file)
+        "a laptop",  # a word of the captions ("laptop bag"): never read as a compound
+        "a desktop",  # WordNet knows it: a computer, not a top (the lookalikes file)
         "a headdress",  # WordNet knows it: a garment, but none of the ten classes
         "a turncoat",
         "a tshirt",  # a training word already

@@ -10,7 +10,7 @@ A closed compound the lexicon lacks is read as the training noun it closes up ("
 by its last part when that is a class's kind word ("overshirt" is a kind of shirt), as English compounds
 are read (the head comes last). A clipped word is read as the garment it shortens ("wellies":
 wellingtons, "tennies": tennis shoes, "cami": camisole), when every garment noun it begins names one class.
-The words WordNet knows that only look like that ("laptop", "turncoat", "headdress"; "pocket", "well"),
+The words WordNet knows that only look like that ("desktop", "turncoat", "headdress"; "pocket", "well"),
 the same script writes to `lexicon_<dataset>_lookalikes.txt`, and both rules leave them alone.
 """
 
@@ -70,7 +70,7 @@ class Lexicon:
             self.entries.setdefault(("".join(key),), entry)
         self.irregular = irregular  # "portmanteaux" -> "portmanteau", as word tuples
         self.longest = max(len(key) for key in self.entries)
-        self.lookalikes = lookalikes  # "laptop", "turncoat": WordNet words that only end like a garment
+        self.lookalikes = lookalikes  # "desktop", "pocket": words that only look like a garment
         self.heads = {e.kind: e.classes for e in entries if not e.ambiguous}  # "shirt" -> ("Shirt",)
         self.kinds = {classes: kind for kind, classes in self.heads.items()}  # ("Shirt",) -> "shirt"
         self.lemmas = {" ".join(words(e.lemma)): e.classes[0] for e in entries if not e.ambiguous}
