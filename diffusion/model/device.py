@@ -30,6 +30,7 @@ def pick_device(name: str | None = None) -> torch.device:
     return device
 
 
+@lru_cache(maxsize=1)
 def _cpu_flags() -> str:
     try:
         return Path("/proc/cpuinfo").read_text()
@@ -37,14 +38,12 @@ def _cpu_flags() -> str:
         return ""
 
 
-@lru_cache(maxsize=1)
 def cpu_has_bf16() -> bool:
     """Native bf16 instructions: without them bf16 is emulated, many times slower than fp32."""
     flags = _cpu_flags()
     return "avx512_bf16" in flags or "amx_bf16" in flags
 
 
-@lru_cache(maxsize=1)
 def cpu_has_amx() -> bool:
     """AMX tile units: the only CPUs where bf16 training beats fp32 at this model size
     (benchmarks/training.py: 1.7x with AMX; 0.78x with avx512_bf16 alone)."""

@@ -102,7 +102,7 @@ class Lexicon:
         """A one-word compound: one of `spaced` (a known noun written closed up, "rainboots" for "rain
         boot" -> (its class, "rain boot")), else read by its last part ("overshirt" -> a kind of shirt);
         None when its last part is no kind word or WordNet knows the word as something else."""
-        for form in (word, *(s[0] for s in singulars((word,)))):
+        for form in forms(word):
             if form in spaced:
                 name, noun = spaced[form]
                 return Entry(form, (name,), self.kinds[(name,)], gloss=noun, derived=True)
@@ -118,10 +118,9 @@ class Lexicon:
         nouns ("well|ies" -> "wellington boot") that all name one class: the training captions' nouns
         (`training_nouns`, noun -> class) if any match, else the lexicon's. None when the nouns it begins
         disagree, or WordNet knows the word as something else ("pocket" -> "pocketbook", "well")."""
-        forms = (word, *(s[0] for s in singulars((word,))))
-        if any(form in self.lookalikes for form in forms):
+        if any(form in self.lookalikes for form in forms(word)):
             return None
-        stems = {f[: len(f) - len(e)] for f in forms for e in CLIPPING_ENDINGS if f.endswith(e)}
+        stems = {f[: len(f) - len(e)] for f in forms(word) for e in CLIPPING_ENDINGS if f.endswith(e)}
         stems = {stem for stem in stems if len(stem) >= SHORTEST_CLIPPING}
         for nouns in (training_nouns, self.lemmas):
             found = {noun: name for noun, name in nouns.items() if any(clips(stem, noun) for stem in stems)}
@@ -142,6 +141,11 @@ def clips(stem: str, noun: str) -> bool:
 def lookalikes_path(lexicon: Path) -> Path:
     """Where the build script writes a lexicon's lookalikes: beside it, "lexicon_<dataset>_lookalikes.txt"."""
     return lexicon.with_name(lexicon.stem + "_lookalikes.txt")
+
+
+def forms(word: str) -> tuple[str, ...]:
+    """A word and its singulars: "wellies" -> "wellies", "wellie", "welly"."""
+    return (word, *(s[0] for s in singulars((word,))))
 
 
 def singulars(phrase: tuple[str, ...]) -> list[tuple[str, ...]]:
