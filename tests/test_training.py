@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import copy
 import csv
+import itertools
+import json
 import os
 import signal
 import subprocess
@@ -17,6 +19,7 @@ from safetensors.torch import load_file
 from diffusion.common.errors import UserError
 from diffusion.model.device import cpu_has_amx, cpu_has_bf16
 from diffusion.training.checkpoint import checkpoint_folders
+from diffusion.training.lr_schedule import STABLE_DECAY, StableDecay, learning_rate_schedule, stable_decay_plan
 from diffusion.training.train import main as train_main
 from diffusion.training.train import train, training_precision
 from diffusion.training.training_data import batch_text
@@ -25,9 +28,9 @@ from .conftest import ROOT
 from .processes import finish, ignore_sigint, options, process_group, python_module, wait_for
 
 
-def read_loss(run: Path) -> list[float]:
+def read_loss(run: Path, column: str = "loss") -> list[float]:
     with open(run / "loss.csv") as file:
-        return [float(row["loss"]) for row in csv.DictReader(file)]
+        return [float(row[column]) for row in csv.DictReader(file)]
 
 
 def test_tiny_training_lowers_the_loss(tiny_run):
@@ -49,7 +52,9 @@ def final_state(run: Path) -> dict:
     return load_file(checkpoint_folders(run)[-1] / "training_state.safetensors")
 
 
-def test_resume_continues_at_the_same_step_with_identical_state(tiny_config, with_tiny_captions):
+@pytest.mark.parametrize("lr_schedule", ["cosine", STABLE_DECAY])
+def test_resume_continues_at_the_same_step_with_identical_state(tiny_config, with_tiny_captions, lr_schedule):
+    tiny_config.train.lr_schedule, tiny_config.train.lr_decay_share = lr_schedule, 0.5
     tiny_config.train.max_steps = 4
     tiny_config.train.checkpoint_every = 2
     tiny_config.train.log_every = 1
@@ -172,3 +177,48 @@ def test_bf16_training_lowers_the_loss_and_saves_fp32_weights(tiny_config):
     assert all(w.dtype == torch.float32 for w in weights.values())
     record = (run / "pipeline" / "training_record.json").read_text()
     assert f'"mixed_precision": "{training_precision("bf16", torch.device("cpu"))}"' in record
+
+
+def test_a_time_budget_moves_the_fall_of_the_learning_rate_to_its_last_share(tiny_config):
+    """warmup_stable_decay with a time budget: the rate falls to zero over the steps that the budget's last
+    half holds, not over max_steps (which the budget never reaches)."""
+    t = tiny_config.train
+    t.lr_schedule, t.lr_decay_share, t.warmup_steps = STABLE_DECAY, 0.5, 0
+    t.max_steps, t.max_minutes, t.log_every, t.checkpoint_every = 1_000_000, 0.25, 1, 0
+    train(tiny_config)
+    rates = read_loss(Path(t.output_dir), "lr")
+    steps = len(rates)
+    assert 10 < steps < t.max_steps
+    peak = t.learning_rate
+    assert rates[0] == pytest.approx(peak)
+    first_below_peak = next(i for i, rate in enumerate(rates) if rate < peak)
+    assert steps - first_below_peak > 5 and all(a >= b for a, b in itertools.pairwise(rates))
+    assert rates[-1] < 0.25 * peak  # ended at (or, had the pace dropped, near) zero, not mid-fall
+    record = json.loads((Path(t.output_dir) / "training_record.json").read_text())
+    assert record["learning_rate_fall"][0] == first_below_peak  # the rate after step N is logged at row N
+
+
+def test_stable_decay_warms_up_holds_then_falls_and_a_fall_moves_only_earlier():
+    plan = StableDecay(warmup_steps=2, total_steps=10, decay_share=0.4)
+    assert [plan(step) for step in range(11)] == pytest.approx([0, 0.5, 1, 1, 1, 1, 1, 0.75, 0.5, 0.25, 0])
+    plan.fall_from(8, 5)  # would end after the planned end: kept
+    assert (plan.decay_start, plan.decay_end) == (6, 10)
+    plan.fall_from(4, 2)
+    assert [plan(step) for step in range(3, 8)] == [1, 1, 0.5, 0, 0]
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    schedule = learning_rate_schedule(STABLE_DECAY, optimizer, 2, 10, 0.4)
+    schedule.lr_lambdas[0].fall_from(4, 2)
+    state = json.loads(json.dumps(schedule.state_dict()))  # as a checkpoint keeps it
+    resumed = learning_rate_schedule(STABLE_DECAY, optimizer, 2, 10, 0.4)
+    resumed.load_state_dict(state)
+    assert stable_decay_plan(resumed).decay_end == 6
+
+
+@pytest.mark.parametrize(
+    ("name", "share", "message"),
+    [("warmup_stable_decay", 1.0, "lr_decay_share"), ("cosine_forever", 0.2, "unknown train.lr_schedule")],
+)
+def test_a_bad_learning_rate_schedule_is_a_clear_error(name, share, message):
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=1.0)
+    with pytest.raises(UserError, match=message):
+        learning_rate_schedule(name, optimizer, 2, 10, share)

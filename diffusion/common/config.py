@@ -61,7 +61,9 @@ class TrainConfig:
     warmup_steps: int = 200
     max_steps: int = 20000
     max_minutes: float | None = None  # stop cleanly at this time budget and export
-    lr_schedule: str = "cosine"  # any name diffusers.optimization.get_scheduler knows
+    # warmup_stable_decay (training/lr_schedule.py), or any name diffusers.optimization.get_scheduler knows
+    lr_schedule: str = "cosine"
+    lr_decay_share: float = 0.2  # warmup_stable_decay: the share of the run (of its time budget) spent falling
     ema_decay: float = 0.999
     grad_clip: float = 1.0
     # auto | no | bf16 | fp16. auto: bf16 on GPUs and on CPUs with AMX, where it trains 1.7x faster; fp32

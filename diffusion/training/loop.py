@@ -47,6 +47,7 @@ from .checkpoint import (
     remove_unfinished,
     save_checkpoint,
 )
+from .lr_schedule import stable_decay_plan
 from .noise_levels import BatchLoss, LevelTally
 
 # The kinds of event, and why a loop stopped (a STOP event's reason): DONE at the last step, TIME_UP at the
@@ -202,6 +203,8 @@ class TrainingLoop:
         self.levels, self.block_norms = LevelTally(), ()  # for the next LOG event
         self.reports_levels = False  # whether the loss function gives the loss by noise level
         self._stop_requested = threading.Event()
+        self.decay_plan = stable_decay_plan(state.lr_scheduler)  # a fall the time budget may move (lr_schedule.py)
+        self.pace_start = (0, time.time())
         self._start_window()
 
     @property
@@ -217,6 +220,9 @@ class TrainingLoop:
         if self.is_main:
             remove_unfinished(self.training_run.folder)  # what a killed run left half-written
         self._start_window()
+        self.pace_start = (start_step, time.time())  # the steps per second that the time budget plans with
+        if self.decay_plan is not None:  # a resumed run that was falling ends where its fall ends
+            self.schedule.end_step = min(self.schedule.end_step, self.decay_plan.decay_end)
         self.model.train()
         with StopSignals() as stop:
             while self.step < self.schedule.end_step:
@@ -250,6 +256,7 @@ class TrainingLoop:
             self.schedule.deadline += seconds
         self.training_run.started += seconds
         self.window_start += seconds
+        self.pace_start = (self.pace_start[0], self.pace_start[1] + seconds)
 
     def divergence(self) -> str:
         """What happened, in words, when the loop stopped as DIVERGED: the step, the loss, the checkpoint kept."""
@@ -303,18 +310,35 @@ class TrainingLoop:
         # One small all-reduce: the whole batch's loss, and whether any process was asked to stop or ran
         # out of time, so that all of them stop at the same step.
         asked = stop.requested or self._stop_requested.is_set()
-        numbers = [loss_sum.item(), stop.requested, asked, over_time, *level_sums]
-        total, signalled, stops, overs, *levels = accelerator.reduce(
+        fall = self._steps_left_if_fall_due() if self.is_main else 0  # the main process's clock decides
+        numbers = [loss_sum.item(), stop.requested, asked, over_time, fall, *level_sums]
+        total, signalled, stops, overs, fall, *levels = accelerator.reduce(
             torch.tensor(numbers, device=accelerator.device), "sum"
         ).tolist()
         if levels:
             self.levels.add(levels)
+        if fall:
+            self.decay_plan.fall_from(self.step, int(fall))
+            schedule.end_step = min(schedule.end_step, self.decay_plan.decay_end)
         self._count(total / schedule.batch_size, norm)
         if math.isnan(self.first_loss):
             self.first_loss = self.batch_loss
         if broken or not self.batch_loss <= schedule.max_loss or self.grown():  # NaN compares False
             return DIVERGED
         return INTERRUPTED if signalled else STOPPED if stops else TIME_UP if overs else ""
+
+    def _steps_left_if_fall_due(self) -> int:
+        """0, or, once the time budget's falling share has begun (and the plan's fall has not), the steps that
+        the rest of the budget holds at the pace kept so far: the learning rate falls to zero over them."""
+        plan, deadline = self.decay_plan, self.schedule.deadline
+        if plan is None or deadline is None or plan.falling(self.step):
+            return 0
+        now = time.time()
+        if now < deadline - plan.decay_share * (deadline - self.training_run.started):
+            return 0
+        first_step, first_time = self.pace_start
+        pace = (self.step - first_step) / max(now - first_time, 1e-9)
+        return max(1, int(pace * (deadline - now)))
 
     def grown(self) -> bool:
         """Whether the smoothed loss has grown to DIVERGED_GROWTH times the first (see there)."""
@@ -363,7 +387,10 @@ class TrainingLoop:
         )
 
     def _record(self) -> dict:
-        return {**self.training_run.record, "steps": self.step}
+        record = {**self.training_run.record, "steps": self.step}
+        if self.decay_plan is not None:  # where the rate fell to zero: the plan's last share, or the budget's
+            record["learning_rate_fall"] = [self.decay_plan.decay_start, self.decay_plan.decay_end]
+        return record
 
     def _sample_grid(self) -> tuple[Path, Path | None]:
         """The sample grid, and the picture of what the network sees (if asked for), from one export."""

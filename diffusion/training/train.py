@@ -29,7 +29,6 @@ import diffusers
 import torch
 import torch.nn.functional as F
 from diffusers import DDPMScheduler, UNet2DConditionModel
-from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel, compute_snr
 
 from ..common.cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
@@ -42,6 +41,7 @@ from ..model.unet import build_unet, count_parameters
 from ..sampling.pipeline import TextToImagePipeline
 from .checkpoint import TrainingState, find_checkpoint, load_checkpoint
 from .loop import LoopEvent, LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
+from .lr_schedule import learning_rate_schedule
 from .network_view import look, save_network_view
 from .noise_levels import BatchLoss, level_names
 from .progress import Console, LevelLog, LossLog, follow
@@ -148,9 +148,7 @@ def training_objective(config: Config, data: TrainingData, noise_scheduler, devi
 def new_training_state(unet, t: TrainConfig) -> TrainingState:
     """AdamW, the configured learning-rate schedule and an EMA copy with warm-up, around a fresh UNet."""
     optimizer = torch.optim.AdamW(unet.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
-    lr_scheduler = get_scheduler(
-        t.lr_schedule, optimizer, num_warmup_steps=t.warmup_steps, num_training_steps=t.max_steps
-    )
+    lr_scheduler = learning_rate_schedule(t.lr_schedule, optimizer, t.warmup_steps, t.max_steps, t.lr_decay_share)
     ema = EMAModel(
         unet.parameters(),
         decay=t.ema_decay,
