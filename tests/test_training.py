@@ -179,7 +179,7 @@ def test_bf16_training_lowers_the_loss_and_saves_fp32_weights(tiny_config):
     assert f'"mixed_precision": "{training_precision("bf16", torch.device("cpu"))}"' in record
 
 
-def test_a_time_budget_moves_the_fall_of_the_learning_rate_to_its_last_share(tiny_config):
+def test_a_time_budget_moves_the_fall_of_the_learning_rate_to_its_last_share(tiny_config, capsys):
     """warmup_stable_decay with a time budget: the rate falls to zero over the steps that the budget's last
     half holds, not over max_steps (which the budget never reaches)."""
     t = tiny_config.train
@@ -196,6 +196,8 @@ def test_a_time_budget_moves_the_fall_of_the_learning_rate_to_its_last_share(tin
     assert rates[-1] < 0.25 * peak  # ended at (or, had the pace dropped, near) zero, not mid-fall
     record = json.loads((Path(t.output_dir) / "training_record.json").read_text())
     assert record["learning_rate_fall"][0] == first_below_peak  # the rate after step N is logged at row N
+    first, last = record["learning_rate_fall"]
+    assert f"from step {first} the learning rate falls to zero by step {last}" in capsys.readouterr().out
 
 
 def test_stable_decay_warms_up_holds_then_falls_and_a_fall_moves_only_earlier():

@@ -50,10 +50,11 @@ from .checkpoint import (
 from .lr_schedule import stable_decay_plan
 from .noise_levels import BatchLoss, LevelTally
 
-# The kinds of event, and why a loop stopped (a STOP event's reason): DONE at the last step, TIME_UP at the
-# time budget, INTERRUPTED by Ctrl-C or SIGTERM, STOPPED by its caller (request_stop: the web page's Stop),
-# DIVERGED when the loss became NaN or exploded.
-STEP, LOG, SAMPLE, CHECKPOINT, STOP = "step", "log", "sample", "checkpoint", "stop"
+# The kinds of event (FALL: a time budget has moved the learning rate's fall, and so the loop's last step),
+# and why a loop stopped (a STOP event's reason): DONE at the last step, TIME_UP at the time budget,
+# INTERRUPTED by Ctrl-C or SIGTERM, STOPPED by its caller (request_stop: the web page's Stop), DIVERGED when
+# the loss became NaN or exploded.
+STEP, LOG, SAMPLE, CHECKPOINT, STOP, FALL = "step", "log", "sample", "checkpoint", "stop", "fall"
 DONE, TIME_UP, INTERRUPTED, STOPPED, DIVERGED = "done", "time up", "interrupted", "stopped", "diverged"
 # A batch loss above this means divergence: the targets have unit variance, so the predictions would be off
 # by some 30 standard deviations (a healthy run starts near 1 and falls). So does a smoothed loss that has
@@ -167,6 +168,7 @@ class LoopEvent:
     loss_by_level: tuple[float, ...] = ()
     block_grad_norms: tuple[tuple[str, float], ...] = ()
     network_view: Path | None = None  # SAMPLE: the picture of what the network sees, when one is drawn
+    lr_fall: tuple[int, int] = ()  # FALL: the first and last step of the learning rate's fall to zero
 
 
 class TrainingLoop:
@@ -205,6 +207,7 @@ class TrainingLoop:
         self._stop_requested = threading.Event()
         self.decay_plan = stable_decay_plan(state.lr_scheduler)  # a fall the time budget may move (lr_schedule.py)
         self.pace_start = (0, time.time())
+        self.fall_news = False  # a FALL event is due
         self._start_window()
 
     @property
@@ -320,6 +323,7 @@ class TrainingLoop:
         if fall:
             self.decay_plan.fall_from(self.step, int(fall))
             schedule.end_step = min(schedule.end_step, self.decay_plan.decay_end)
+            self.fall_news = True
         self._count(total / schedule.batch_size, norm)
         if math.isnan(self.first_loss):
             self.first_loss = self.batch_loss
@@ -353,9 +357,12 @@ class TrainingLoop:
         self.window_images += self.schedule.batch_size
 
     def _events_after_step(self) -> Iterator[LoopEvent]:
-        """STEP after every step; LOG, SAMPLE and CHECKPOINT when they are due."""
+        """STEP after every step; FALL, LOG, SAMPLE and CHECKPOINT when they are due."""
         schedule, step = self.schedule, self.step
         yield self._event(STEP)
+        if self.fall_news:
+            self.fall_news = False
+            yield self._event(FALL, lr_fall=(self.decay_plan.decay_start, self.decay_plan.decay_end))
         if self._logs_at(step):
             levels = self.levels.means() if self.reports_levels else ()
             yield self._event(LOG, loss_by_level=levels, block_grad_norms=self.block_norms)

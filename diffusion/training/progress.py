@@ -12,7 +12,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from ..common.folders import write_text_atomic
-from .loop import INTERRUPTED, LOG, STEP, STOP, TIME_UP, LoopEvent
+from .loop import FALL, INTERRUPTED, LOG, STEP, STOP, TIME_UP, LoopEvent
 
 
 def follow(events: Iterable[LoopEvent], *watchers: Callable[[LoopEvent], None]) -> None:
@@ -111,6 +111,11 @@ class Console:
         elif event.kind == LOG:
             loss, lr, speed = f"{event.smoothed_loss:.4f}", f"{event.lr:.2e}", f"{event.images_per_s:.0f}"
             self.bar.set_postfix(loss=loss, lr=lr, img_s=speed)
+        elif event.kind == FALL:
+            first, last = event.lr_fall
+            self.bar.total = last
+            self.bar.refresh()
+            self.say(f"from step {first} the learning rate falls to zero by step {last}, where the time budget ends")
         elif event.kind == STOP and event.reason == INTERRUPTED:
             self.bar.close()
             self.say(f"\ninterrupted at step {event.step}; saving a checkpoint first")
