@@ -145,11 +145,12 @@ def test_bad_settings_are_refused_before_anything_starts(runs):
 def test_a_run_whose_process_dies_is_reported_and_keeps_its_checkpoints(runs):
     run = runs.start(asked(max_steps=100_000, max_minutes=None))
     assert run.process.pid != os.getpid(), "the run trains in a process of its own"
+    wait_until(lambda: run.view().checkpoint_step is not None)
+    # Read once the process has trained: just after its start /proc may show it before its exec, empty.
     environment = Path(f"/proc/{run.process.pid}/environ").read_bytes().split(b"\0")
     if not openmp.CHOSEN_BY_USER:  # OpenMP's own default spinning there; this process sleeps (PASSIVE)
         assert os.environ["OMP_WAIT_POLICY"] == "PASSIVE" and "GOMP_SPINCOUNT" not in os.environ
         assert b"GOMP_SPINCOUNT=300000" in environment
-    wait_until(lambda: run.view().checkpoint_step is not None)
     os.kill(run.process.pid, signal.SIGKILL)  # as the kernel does to a process out of memory
     assert run.wait(30)
     view = run.view()
