@@ -13,22 +13,16 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
 import torch
 from fast_model import DDPM_TIMED_STEPS, IMAGES, PROMPT, VARIANTS  # benchmarks/fast_model.py, beside this script
-from machine import matmul_gflops
+from machine import call_seconds, matmul_gflops
 
 from diffusion import TextToImagePipeline
 
 
 def seconds(pipe, repeats: int, **settings) -> float:
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **settings)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_seconds(lambda: pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **settings), repeats))
 
 
 def main() -> None:

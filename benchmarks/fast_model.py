@@ -19,12 +19,11 @@ import resource
 import statistics
 import subprocess
 import sys
-import time
 from collections import Counter
 from pathlib import Path
 
 import torch
-from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+from machine import call_seconds, matmul_gflops  # benchmarks/machine.py, beside this script
 
 from diffusion.common.defaults import GUIDE_EVERY_STEP
 
@@ -62,11 +61,7 @@ def run_variant(name: str, paths: dict, repeats: int) -> dict:
     hook = pipe.unet.register_forward_hook(lambda module, args, output: calls.append(args[0].shape[0]))
     pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs)  # warm-up, and the count of UNet calls
     hook.remove()
-    times = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs)
-        times.append(time.perf_counter() - start)
+    times = call_seconds(lambda: pipe(PROMPT, num_images_per_prompt=IMAGES, seed=0, **kwargs), repeats)
     settings = sampling_defaults(pipe.generation_defaults) | kwargs
     return {
         "seconds": statistics.median(times) * factor,

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 from pathlib import Path
+
+from machine import prompt_milliseconds  # benchmarks/machine.py, beside this script
 
 from diffusion.data.datasets import CLASS_NAMES
 from diffusion.evaluation.prompt_sets import PromptSet, class_prompt_set, free_form_set, held_out_set
@@ -43,14 +44,7 @@ def coverage() -> tuple[int, int, int]:
 
 
 def median_milliseconds(call, prompts: list[str]) -> float:
-    """Median time of `call(prompt)`, one prompt at a time, as the web page asks."""
-    call(prompts[0])  # warm up: encoder, lexicon and lists loaded
-    times = []
-    for prompt in prompts:
-        started = time.perf_counter()
-        call(prompt)
-        times.append((time.perf_counter() - started) * 1000)
-    return statistics.median(times)
+    return statistics.median(prompt_milliseconds(call, prompts))
 
 
 def main() -> None:

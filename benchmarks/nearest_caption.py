@@ -11,24 +11,13 @@ from __future__ import annotations
 
 import argparse
 import statistics
-import time
 
-from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+from machine import matmul_gflops, prompt_milliseconds  # benchmarks/machine.py, beside this script
 
 from diffusion.evaluation.prompt_sets import free_form_set
 from diffusion.model.text import shared_text_encoder
 from diffusion.sampling.pipeline import TextToImagePipeline
 from diffusion.sampling.saved_pipeline import caption_index_of
-
-
-def milliseconds(call, prompts: list[str]) -> list[float]:
-    call(prompts[0])  # warm up
-    times = []
-    for prompt in prompts:
-        started = time.perf_counter()
-        call(prompt)
-        times.append((time.perf_counter() - started) * 1000)
-    return times
 
 
 def main() -> None:
@@ -39,8 +28,8 @@ def main() -> None:
     index = caption_index_of(pipe)
     encoder = shared_text_encoder("cpu")
     prompts = free_form_set("fashion_mnist").prompts
-    baseline = milliseconds(lambda p: encoder.encode([p]), prompts)
-    note = milliseconds(index.describe, prompts)
+    baseline = prompt_milliseconds(lambda p: encoder.encode([p]), prompts)
+    note = prompt_milliseconds(index.describe, prompts)
     print(
         f"\nfp32 matmul: {matmul_gflops():.0f} GFLOP/s; index: {len(index.captions)} captions; {len(prompts)} prompts"
     )

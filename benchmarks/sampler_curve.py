@@ -27,11 +27,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import time
 from pathlib import Path
 
 import torch
-from machine import matmul_gflops  # benchmarks/machine.py, beside this script
+from machine import call_seconds, matmul_gflops  # benchmarks/machine.py, beside this script
 from safetensors.torch import load_file, save_file
 
 from diffusion import TextToImagePipeline
@@ -54,12 +53,7 @@ def images_of(pipe, sets: list[tuple[PromptSet, int]], **settings) -> torch.Tens
 
 def seconds_for_16(pipe, **settings) -> float:
     """The best of two timings of 16 images of one prompt (the first call also warms up)."""
-    times = []
-    for _ in range(2):
-        start = time.perf_counter()
-        pipe("a sneaker", num_images_per_prompt=TIMED_IMAGES, seed=0, **settings)
-        times.append(time.perf_counter() - start)
-    return min(times)
+    return min(call_seconds(lambda: pipe("a sneaker", num_images_per_prompt=TIMED_IMAGES, seed=0, **settings), 2))
 
 
 def features_file(out: Path, sampler: str, steps: int) -> Path:

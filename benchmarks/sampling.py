@@ -12,10 +12,10 @@ import argparse
 import contextlib
 import resource
 import statistics
-import time
 from unittest import mock
 
 import torch
+from machine import call_seconds  # benchmarks/machine.py, beside this script
 
 from diffusion import TextToImagePipeline
 from diffusion.sampling import pipeline as pipeline_module
@@ -26,14 +26,9 @@ def timed(pipe, repeats: int, precision: str, **kwargs) -> float:
         autocast = lambda device: contextlib.nullcontext()  # noqa: E731
     else:
         autocast = lambda device: torch.autocast(device.type, dtype=torch.bfloat16)  # noqa: E731
-    times = []
     with mock.patch.object(pipeline_module, "inference_autocast", autocast):
         pipe("a sneaker", num_inference_steps=2, seed=0)  # warm-up
-        for _ in range(repeats):
-            start = time.perf_counter()
-            pipe("a sneaker", seed=0, **kwargs)
-            times.append(time.perf_counter() - start)
-    return statistics.median(times)
+        return statistics.median(call_seconds(lambda: pipe("a sneaker", seed=0, **kwargs), repeats))
 
 
 def main() -> None:
