@@ -3,6 +3,7 @@ input and resumes exactly; the hand-written maths matches the diffusers schedule
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 
@@ -106,6 +107,15 @@ def test_resume_gives_the_same_student_as_one_run(tiny_run, with_tiny_captions, 
     assert max((a[k] - b[k]).abs().max().item() for k in a) < 1e-5
 
 
+def test_a_student_can_anneal_its_learning_rate(tiny_run, with_tiny_captions, tmp_path):
+    out = with_tiny_captions(tmp_path / "annealed")
+    schedule = dict(lr_schedule="warmup_stable_decay", lr_decay_share=0.5)
+    distill(DistillSettings(str(tiny_run), str(out), teacher_steps=8, max_steps=4, **schedule, **TINY))
+    with open(out / "loss.csv", newline="") as file:
+        rates = [float(row["lr"]) for row in csv.DictReader(file)]
+    assert rates == pytest.approx([1e-3, 1e-3, 5e-4, 0.0])  # constant, then a straight fall over the last half
+
+
 def test_consistency_student_samples_with_lcm(tiny_run, with_tiny_captions, tmp_path):
     lcm = with_tiny_captions(tmp_path / "lcm")
     distill(DistillSettings(str(tiny_run), str(lcm), method="consistency", max_steps=2, **TINY))
@@ -122,6 +132,8 @@ def test_consistency_student_samples_with_lcm(tiny_run, with_tiny_captions, tmp_
         (["--teacher-steps", "12"], "power of two"),
         (["--method", "magic"], "unknown method"),
         (["--guidance", "9"], "guidance-max"),
+        (["--lr-schedule", "cosine_forever"], "unknown lr-schedule 'cosine_forever'"),
+        (["--lr-schedule", "warmup_stable_decay", "--lr-decay-share", "0"], "lr-decay-share (the share spent"),
     ],
 )
 def test_cli_user_errors_are_one_line_and_exit_2(tiny_run, tmp_path, capsys, flags, message):

@@ -110,6 +110,8 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_first(idx_data_dir, tmp_path, stop_si
         (["--config", "{bad}", "--max-steps", "0"], "max-steps must be at least 1"),
         (["--config", "{bad}", "--max-minutes", "-1"], "max-minutes must be above 0"),
         (["--config", "{unknown}"], "unknown config key 'train.bogus'"),
+        # refused when the config is read, before the data folder is even looked at
+        (["--config", "{schedule}", "--data-dir", "/nonexistent"], "unknown train.lr_schedule 'cosine_forever'"),
         (["--config", "{bad}", "--data-dir", "/nonexistent"], "data folder /nonexistent does not exist"),
         (["--config", "{bad}", "--resume", "latest"], "no checkpoint in"),
         (["--config", "{bad}", "--max-steps", "2.5"], "argument --max-steps: invalid int value: '2.5'"),
@@ -119,9 +121,14 @@ def test_ctrl_c_or_kill_saves_a_checkpoint_first(idx_data_dir, tmp_path, stop_si
 def test_bad_input_is_one_line_and_exit_code_2(args, message, tmp_path, run_cli):
     unknown = tmp_path / "unknown.yaml"
     unknown.write_text("train:\n  bogus: 1\n")
+    schedule = tmp_path / "schedule.yaml"
+    schedule.write_text("train:\n  lr_schedule: cosine_forever\n")
     bad = tmp_path / "offline.yaml"
     bad.write_text(f"data:\n  download: false\ntrain:\n  output_dir: {tmp_path / 'run'}\n")
-    args = [a.replace("{bad}", str(bad)).replace("{unknown}", str(unknown)) for a in args]
+    args = [
+        a.replace("{bad}", str(bad)).replace("{unknown}", str(unknown)).replace("{schedule}", str(schedule))
+        for a in args
+    ]
     code, lines = run_cli(train_main, args)
     assert code == 2 and len(lines) == 1 and lines[0].startswith("error: ") and message in lines[0], lines
 

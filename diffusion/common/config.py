@@ -61,7 +61,7 @@ class TrainConfig:
     warmup_steps: int = 200
     max_steps: int = 20000
     max_minutes: float | None = None  # stop cleanly at this time budget and export
-    # warmup_stable_decay (training/lr_schedule.py), or any name diffusers.optimization.get_scheduler knows
+    # warmup_stable_decay (training/lr_schedule.py), or a diffusers schedule: constant_with_warmup, cosine, linear, ...
     lr_schedule: str = "cosine"
     lr_decay_share: float = 0.2  # warmup_stable_decay: the share of the run (of its time budget) spent falling
     ema_decay: float = 0.999

@@ -28,7 +28,6 @@ from pathlib import Path
 
 import torch
 from diffusers import UNet2DConditionModel
-from diffusers.optimization import get_scheduler
 from diffusers.training_utils import EMAModel
 
 from ..common.cli import SAVED_ON_STOP, ArgumentParser, run, stop_like_ctrl_c, typed_command
@@ -42,6 +41,7 @@ from ..sampling.pipeline import TextToImagePipeline
 from .checkpoint import TrainingState, find_checkpoint, load_checkpoint, read_checkpoint_meta
 from .distill_targets import Batch, consistency_loss, progressive_loss
 from .loop import LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
+from .lr_schedule import check_schedule, learning_rate_schedule
 from .progress import Console, LossLog, follow
 from .training_data import TrainingData, batch_text, draw_captions, prepare_data
 
@@ -65,6 +65,9 @@ class DistillSettings:
     batch_size: int = 64
     learning_rate: float = 2e-4
     warmup_steps: int = 50
+    # as train.lr_schedule (lr_schedule.py); warmup_stable_decay falls to zero over each stage's last share
+    lr_schedule: str = "constant_with_warmup"
+    lr_decay_share: float = 0.2
     guidance_min: float = 1.0  # the scales the student learns; uniform in [min, max]
     guidance_max: float = 6.0
     guidance: float = 3.0  # the student's default scale
@@ -93,6 +96,7 @@ class DistillSettings:
             raise UserError(f"max-minutes must be above 0, got {self.max_minutes}")
         if self.learning_rate <= 0:
             raise UserError(f"learning-rate must be above 0, got {self.learning_rate}")
+        check_schedule(self.lr_schedule, self.lr_decay_share, keys=("lr-schedule", "lr-decay-share"))
         if not 0 <= self.guidance_min <= self.guidance <= self.guidance_max <= 30:
             raise UserError(
                 "need 0 <= guidance-min <= guidance <= guidance-max <= 30, got "
@@ -342,11 +346,8 @@ def new_student(teacher, settings: DistillSettings, iterations: int) -> Training
         student.parameters(), decay=settings.ema_decay, model_cls=UNet2DConditionModel, model_config=student.config
     )
     optimizer = torch.optim.AdamW(student.parameters(), lr=settings.learning_rate, weight_decay=0.0)
-    lr_scheduler = get_scheduler(
-        "constant_with_warmup",
-        optimizer,
-        num_warmup_steps=settings.warmup_steps,
-        num_training_steps=iterations,
+    lr_scheduler = learning_rate_schedule(
+        settings.lr_schedule, optimizer, settings.warmup_steps, iterations, settings.lr_decay_share
     )
     return TrainingState(student, ema, optimizer, lr_scheduler)
 
@@ -378,6 +379,12 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--max-minutes", type=float, help="stop cleanly after this many minutes and export")
     parser.add_argument("--batch-size", type=int, default=d.batch_size)
     parser.add_argument("--learning-rate", type=float, default=d.learning_rate)
+    parser.add_argument(
+        "--lr-schedule",
+        default=d.lr_schedule,
+        help=f"{d.lr_schedule} (default) or warmup_stable_decay: a fall to zero over each stage's last share",
+    )
+    parser.add_argument("--lr-decay-share", type=float, default=d.lr_decay_share, help="warmup_stable_decay's share")
     parser.add_argument("--guidance-min", type=float, default=d.guidance_min, help="lowest guidance scale learnt")
     parser.add_argument("--guidance-max", type=float, default=d.guidance_max, help="highest guidance scale learnt")
     parser.add_argument("--guidance", type=float, default=d.guidance, help="the student's default scale (3)")

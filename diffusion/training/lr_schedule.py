@@ -12,7 +12,7 @@ there (`StableDecay.fall_from`). The plan is part of the schedule's state, so a 
 from __future__ import annotations
 
 import torch
-from diffusers.optimization import get_scheduler
+from diffusers.optimization import SchedulerType, get_scheduler
 
 from ..common.errors import UserError
 
@@ -57,22 +57,32 @@ class StableDecay:
             self.moved_fall = [step, step + steps]
 
 
+def check_schedule(
+    name: str, decay_share: float, keys: tuple[str, str] = ("train.lr_schedule", "train.lr_decay_share")
+):
+    """A one-line error for a schedule the optimizer could not follow, when the config is read (before the
+    minute the full recipe spends preparing its data); `keys` name the two settings as the user set them."""
+    if name == STABLE_DECAY:
+        if not 0 < decay_share < 1:
+            raise UserError(f"{keys[1]} (the share spent falling) must be in (0, 1), not {decay_share}")
+        return
+    # piecewise_constant needs step rules that the config has no key for
+    if name not in {kind.value for kind in SchedulerType} - {"piecewise_constant"}:
+        raise UserError(
+            f"unknown {keys[0]} {name!r}: use {STABLE_DECAY}, constant_with_warmup, cosine or linear "
+            "(or cosine_with_restarts, polynomial, constant)"
+        )
+
+
 def learning_rate_schedule(
     name: str, optimizer: torch.optim.Optimizer, warmup_steps: int, total_steps: int, decay_share: float
 ) -> torch.optim.lr_scheduler.LRScheduler:
     """The named schedule over `total_steps`; `decay_share` is the share of the run that warmup_stable_decay
     spends falling."""
+    check_schedule(name, decay_share)  # also where the config is read; this serves every other caller
     if name == STABLE_DECAY:
-        if not 0 < decay_share < 1:
-            raise UserError(f"train.lr_decay_share (the share spent falling) must be in (0, 1), not {decay_share}")
         return torch.optim.lr_scheduler.LambdaLR(optimizer, StableDecay(warmup_steps, total_steps, decay_share))
-    try:
-        return get_scheduler(name, optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
-    except ValueError:
-        raise UserError(
-            f"unknown train.lr_schedule {name!r}: use {STABLE_DECAY}, constant_with_warmup, cosine or linear "
-            "(or another name diffusers.optimization.get_scheduler knows)"
-        ) from None
+    return get_scheduler(name, optimizer, num_warmup_steps=warmup_steps, num_training_steps=total_steps)
 
 
 def stable_decay_plan(scheduler: torch.optim.lr_scheduler.LRScheduler) -> StableDecay | None:

@@ -41,7 +41,7 @@ from ..model.unet import build_unet, count_parameters
 from ..sampling.pipeline import TextToImagePipeline
 from .checkpoint import TrainingState, find_checkpoint, load_checkpoint
 from .loop import LoopEvent, LossFunction, Run, Schedule, TrainingLoop, make_accelerator, sample_grid
-from .lr_schedule import learning_rate_schedule
+from .lr_schedule import check_schedule, learning_rate_schedule
 from .network_view import look, save_network_view
 from .noise_levels import BatchLoss, level_names
 from .progress import Console, LevelLog, LossLog, follow
@@ -337,6 +337,7 @@ def config_from_args(args: argparse.Namespace) -> Config:
         raise UserError(f"max-minutes must be above 0, got {t.max_minutes}")
     if t.learning_rate <= 0:
         raise UserError(f"learning-rate must be above 0, got {t.learning_rate}")
+    check_schedule(t.lr_schedule, t.lr_decay_share)
     return config
 
 
