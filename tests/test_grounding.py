@@ -92,6 +92,23 @@ def test_a_closed_compound_is_read_by_its_parts():
     assert read("a kaftan overshirt") == "a kaftan overshirt, a kind of shirt"  # kaftan modifies the garment
 
 
+def test_a_misspelt_garment_word_is_read_as_the_word_meant():
+    assert read("a pair of snekers") == "a pair of snekers, a kind of sneaker"  # a letter left out
+    assert read("a cardigen for autumn") == "a cardigen, a kind of sweater, for autumn"  # a letter changed
+    assert read("a tshrit") == "a tshrit, a kind of top"  # two letters swapped
+    assert read("a pair of trousres") == "a pair of trousres, a kind of trousers"  # two errors in a long word
+    notes = [g.note() for g in ground("white snekers", "fashion_mnist").explained]
+    assert notes == ["snekers: a kind of sneaker, read as sneaker, misspelt"]
+    for prompt in (
+        "a pair of boats",  # a word the encoder and WordNet know, a letter from boots (the lookalikes file)
+        "the costs of a coat",  # costs: a letter from coats, but a word the encoder knows
+        "a photo of a blouson",  # seven letters two errors from blouse: too far for a misspelling
+        "a pair of kets",  # four letters: too short to tell a misspelling from another word
+        "a xhirt",  # a first letter typed wrong makes another word, not a misspelling
+    ):
+        assert read(prompt) == prompt, prompt
+
+
 def test_prompts_without_lexicon_words_encode_exactly_as_before(pipe):
     prompts = class_prompt_set("fashion_mnist").prompts + free_form_set("fashion_mnist").prompts
     untouched = [p for p in prompts if read(p) == p]

@@ -21,7 +21,7 @@ the encoder reads best (results in benchmarks/RESULTS.md).
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 from ..model.text import MAX_PROMPT_TOKENS
 from .captions import TEMPLATES, VOCABULARIES, CaptionGrammar, plural
@@ -59,11 +59,15 @@ class Vocabulary:
 
     words: frozenset[str]
     nouns: frozenset[tuple[str, ...]]
-    closed: dict[str, tuple[str, str]]  # "rainboot" -> ("Ankle boot", "rain boot"): nouns of two or more words
     classes: dict[str, str]  # "rain boot" -> "Ankle boot": every garment noun, singular
 
     def is_noun(self, phrase: tuple[str, ...]) -> bool:
         return phrase in self.nouns or any(s in self.nouns for s in singulars(phrase))
+
+    @cached_property
+    def closed(self) -> dict[str, tuple[str, str]]:
+        """Nouns of two or more words written closed up: "rainboot" -> ("Ankle boot", "rain boot")."""
+        return {noun.replace(" ", ""): (name, noun) for noun, name in self.classes.items() if " " in noun}
 
 
 @lru_cache(maxsize=4)
@@ -74,14 +78,8 @@ def training_vocabulary(dataset: str) -> Vocabulary:
     vocabulary = VOCABULARIES[dataset]
     texts = [*nouns, *modifiers, *vocabulary.dark, *vocabulary.light, *TEMPLATES]
     known = frozenset(word for text in texts for word in words(text.replace("{x}", " ").replace("{bare}", " ")))
-    closed = {
-        "".join(words(noun)): (names[-1], " ".join(words(noun)))
-        for names in grammar.nouns
-        for noun in names[:-1]
-        if len(words(noun)) > 1
-    }
     classes = {" ".join(words(n.rstrip("*"))): names[-1] for names in grammar.nouns for n in names}
-    return Vocabulary(known, frozenset(words(n) for n in nouns), closed, classes)
+    return Vocabulary(known, frozenset(words(n) for n in nouns), classes)
 
 
 def prepare_grounding(dataset: str) -> None:
@@ -139,7 +137,12 @@ def phrase_at(typed: list[str], i: int, lexicon: Lexicon, vocabulary: Vocabulary
         if (entry := lexicon.lookup(phrase)) is not None:
             return length, entry
     if typed[i] not in vocabulary.words:
-        entry = lexicon.compound(typed[i], vocabulary.closed) or lexicon.clipping(typed[i], vocabulary.classes)
+        word = typed[i]
+        entry = (
+            lexicon.compound(word, vocabulary.closed)
+            or lexicon.clipping(word, vocabulary.classes)
+            or lexicon.misspelling(word, vocabulary.classes)
+        )
         if entry is not None:
             return 1, entry
     return None

@@ -9,9 +9,11 @@ portmanteau (WordNet's own irregular plurals, from the file, then its regular no
 A closed compound the lexicon lacks is read as the training noun it closes up ("rainboots": rain boots), else
 by its last part when that is a class's kind word ("overshirt" is a kind of shirt), as English compounds
 are read (the head comes last). A clipped word is read as the garment it shortens ("wellies":
-wellingtons, "tennies": tennis shoes, "cami": camisole), when every garment noun it begins names one class.
-The words WordNet knows that only look like that ("desktop", "turncoat", "headdress"; "pocket", "well"),
-the same script writes to `lexicon_<dataset>_lookalikes.txt`, and both rules leave them alone.
+wellingtons, "tennies": tennis shoes, "cami": camisole), when every garment noun it begins names one class;
+a misspelt one as the garment noun a letter or two away ("snekers": sneakers, "trousres": trousers). The
+words WordNet or the text encoder know that only look like that ("desktop", "turncoat", "headdress";
+"pocket", "well"; "boats", "costs"), the same script writes to `lexicon_<dataset>_lookalikes.txt`, and
+the rules leave them alone.
 """
 
 from __future__ import annotations
@@ -34,6 +36,8 @@ KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at
 SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (the build script's too)
 SHORTEST_CLIPPING = 4  # letters a clipped word keeps of its garment: "well|ies", "tenn|ies", "cami"
 CLIPPING_ENDINGS = ("ie", "y", "")  # the endings English gives clipped words: wellie, welly, cami
+SHORTEST_MISSPELLING = 5  # letters of a word read as a misspelt garment noun: "snekers", never "bot"
+TWO_TYPOS_FROM = 8  # letters from which a word may be two typing errors off ("trousres"), one below that
 
 
 def closing_comma(rest: str) -> str:
@@ -130,6 +134,50 @@ class Lexicon:
                 noun = min(found, key=len)
                 return Entry(word, (found[noun],), self.kinds[(found[noun],)], gloss=f"short for {noun}", derived=True)
         return None
+
+    def misspelling(self, word: str, training_nouns: dict[str, str]) -> Entry | None:
+        """A misspelt one-word garment noun: the word or its singular a typing error or two from nouns
+        (`typing_errors`) that all name one class: the training captions' nouns if any, else the lexicon's.
+        None when they disagree, or when WordNet or the encoder know the word ("boats", "costs")."""
+        if len(word) < SHORTEST_MISSPELLING or any(form in self.lookalikes for form in forms(word)):
+            return None
+        typed, allowed = forms(word), allowed_errors(word)
+        for nouns in (training_nouns, self.lemmas):
+            found = {
+                noun: name
+                for noun, name in nouns.items()
+                if noun[0] == word[0]  # cheap first: most nouns begin with another letter
+                and " " not in noun
+                and any(0 < typing_errors(form, noun) <= allowed for form in typed)
+            }
+            if len(set(found.values())) > 1:
+                return None
+            if found:
+                noun = min(found)
+                return Entry(word, (found[noun],), self.kinds[(found[noun],)], gloss=f"{noun}, misspelt", derived=True)
+        return None
+
+
+def allowed_errors(word: str) -> int:
+    return 2 if len(word) >= TWO_TYPOS_FROM else 1
+
+
+def typing_errors(typed: str, word: str) -> int:
+    """Letters left out, added, changed or swapped with the next (the optimal string alignment distance),
+    counted only up to 3; a first letter typed wrong is not a typing error but another word (and checking
+    it first keeps the rule fast)."""
+    if not typed or not word or typed[0] != word[0] or abs(len(typed) - len(word)) > 2:
+        return 3
+    before, row = None, list(range(len(word) + 1))
+    for i, a in enumerate(typed, 1):
+        current = [i]
+        for j, b in enumerate(word, 1):
+            cost = min(row[j] + 1, current[j - 1] + 1, row[j - 1] + (a != b))
+            if before is not None and i > 1 and j > 1 and a == word[j - 2] and typed[i - 2] == b:
+                cost = min(cost, before[j - 2] + 1)
+            current.append(cost)
+        before, row = row, current
+    return min(row[-1], 3)
 
 
 def clips(stem: str, noun: str) -> bool:
