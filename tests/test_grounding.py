@@ -98,7 +98,7 @@ def test_a_misspelt_garment_word_is_read_as_the_word_meant():
     assert read("a tshrit") == "a tshrit, a kind of top"  # two letters swapped
     assert read("a pair of trousres") == "a pair of trousres, a kind of trousers"  # two errors in a long word
     notes = [g.note() for g in ground("white snekers", "fashion_mnist").explained]
-    assert notes == ["snekers: a kind of sneaker, read as sneaker, misspelt"]
+    assert notes == ["snekers: a kind of sneaker, read as a misspelling of sneaker"]
     for prompt in (
         "a pair of boats",  # a word the encoder and WordNet know, a letter from boots (the lookalikes file)
         "the costs of a coat",  # costs: a letter from coats, but a word the encoder knows

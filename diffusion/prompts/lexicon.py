@@ -154,7 +154,8 @@ class Lexicon:
                 return None
             if found:
                 noun = min(found)
-                return Entry(word, (found[noun],), self.kinds[(found[noun],)], gloss=f"{noun}, misspelt", derived=True)
+                name = found[noun]
+                return Entry(word, (name,), self.kinds[(name,)], gloss=f"a misspelling of {noun}", derived=True)
         return None
 
 
