@@ -105,6 +105,9 @@ def test_a_misspelt_garment_word_is_read_as_the_word_meant():
         "a photo of a blouson",  # seven letters two errors from blouse: too far for a misspelling
         "a pair of kets",  # four letters: too short to tell a misspelling from another word
         "a xhirt",  # a first letter typed wrong makes another word, not a misspelling
+        "a pair of t-shrits",  # a hyphenated word is read whole: no misspelt "shirts" in it
+        "a cardigen-style top",  # the first part of a hyphenated modifier
+        "a kaftan-style top",  # as for a WordNet word: no explanation splits a hyphenated word
     ):
         assert read(prompt) == prompt, prompt
 

@@ -96,6 +96,8 @@ def ground(prompt: str, dataset: str, style: str = DEFAULT_STYLE) -> Grounding:
     vocabulary = training_vocabulary(dataset)
     spans = [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(prompt)]
     typed = [word for word, _, _ in spans]
+    # Words joined to the one before by a hyphen: "kaftan-style" is a modifier, "t-shrits" one word
+    hyphened = {k for k in range(1, len(spans)) if prompt[spans[k - 1][2] : spans[k][1]] == "-"}
     insertions, explained = [], []
     i = 0
     while i < len(typed):
@@ -108,7 +110,15 @@ def ground(prompt: str, dataset: str, style: str = DEFAULT_STYLE) -> Grounding:
         after = i + length
         next_to = after < len(spans) and not prompt[spans[after - 1][2] : spans[after][1]].strip(" -")
         modifier = next_to and phrase_at(typed, after, lexicon, vocabulary) is not None
-        if entry is not None and not entry.ambiguous and not modifier and not set(phrase) <= vocabulary.words:
+        # An explanation never splits a hyphenated word, and a rule that reads a word by its form ("t-shrits":
+        # no misspelt "shirts") sees only whole words
+        inside = after in hyphened or (entry is not None and entry.derived and i in hyphened)
+        if (
+            entry is not None
+            and not entry.ambiguous
+            and not (modifier or inside)
+            and not set(phrase) <= vocabulary.words
+        ):
             end = spans[i + length - 1][2]
             explained.append(Grounded(prompt[spans[i][1] : end], entry))
             insertions.append((end, explanation(entry, style, prompt[end:])))
