@@ -8,7 +8,9 @@ one changed, two neighbours swapped; words of TWO_TYPOS_FROM letters or more als
 "a photo of a <misspelt word>", prints how often the rule reads it (and as which class), and the
 encoder-only reading (the class of the nearest training caption, nearest_caption.py) as typed and
 grounded: the ceiling of what the UNet can draw from it. A misspelling that is itself a word the encoder or
-WordNet knows ("boats" for "boots") is left out: the rule leaves real words alone by design.
+WordNet knows ("boats" for "boots") is left out: the rule leaves real words alone by design. With `--draw N`,
+the pipeline also draws `--images` pictures of N of them (every k-th), as typed and grounded, at its default
+settings, and the evaluation's reference classifier says how many show the class meant.
 """
 
 from __future__ import annotations
@@ -18,7 +20,12 @@ import random
 import string
 from pathlib import Path
 
+import torch
+
+from diffusion import TextToImagePipeline
 from diffusion.data.datasets import CLASS_NAMES
+from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
+from diffusion.evaluation.generate import generate
 from diffusion.prompts.grounding import ground, training_vocabulary
 from diffusion.prompts.lexicon import SHORTEST_MISSPELLING, TWO_TYPOS_FROM, forms, lexicon_for
 from diffusion.prompts.nearest_caption import CaptionIndex
@@ -69,6 +76,8 @@ def main() -> None:
     parser.add_argument("--per-word", type=int, default=3, help="misspellings of each word")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--show", type=int, default=0, help="print this many misspellings the rule misreads")
+    parser.add_argument("--draw", type=int, default=0, help="draw pictures of this many of them (0: none)")
+    parser.add_argument("--images", type=int, default=5, help="pictures of each drawn prompt")
     args = parser.parse_args()
 
     index = CaptionIndex.load(Path(args.checkpoint), DATASET)
@@ -92,12 +101,29 @@ def main() -> None:
     print("| misspellings | count | encoder alone, as typed | grounded |")
     print("|---|---|---|---|")
     print(f"| all | {len(rows)} | {accuracy(as_typed, every)} | {accuracy(grounded, every)} |")
-    print(
-        f"| those the rule reads | {len(fired)} | {accuracy(as_typed, read_ones)} | {accuracy(grounded, read_ones)} |"
-    )
+    print(f"| read by the rule | {len(fired)} | {accuracy(as_typed, read_ones)} | {accuracy(grounded, read_ones)} |")
     wrong = [(row, name) for row, name in zip(rows, read, strict=True) if name is not None and name != row[2]]
     for (word, meant, _), name in wrong[: args.show]:
         print(f"    {word} (for {meant}) read as {name}")
+    if args.draw:
+        draw(args, typed, labels)
+
+
+def draw(args: argparse.Namespace, prompts: list[str], labels: list[int]) -> None:
+    """The share of pictures the reference classifier puts in the class meant, as typed and grounded."""
+    every = max(1, len(prompts) // args.draw)
+    prompts, labels = prompts[::every][: args.draw], labels[::every][: args.draw]
+    pipe = TextToImagePipeline.from_pretrained(args.checkpoint, device="cpu")
+    classifier = load_classifier(default_classifier_dir(DATASET), "cpu")
+    wanted = torch.tensor(labels).repeat_interleave(args.images)
+    cells = []
+    for grounded in (False, True):
+        pipe.ground_words = grounded
+        logits, _ = embed(classifier, generate(pipe, prompts, args.images, seed=0))
+        cells.append(f"{(logits.argmax(1) == wanted).float().mean().item():.1%}")
+    print(f"\n| pictures of {len(prompts)} misspelt prompts, {args.images} each | as typed | grounded |")
+    print("|---|---|---|")
+    print(f"| the class meant, by the reference classifier | {cells[0]} | {cells[1]} |")
 
 
 if __name__ == "__main__":
