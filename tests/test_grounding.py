@@ -35,6 +35,13 @@ def test_an_unseen_garment_word_is_explained_by_its_class():
     assert [g.entry.lemma for g in ground("a zori and a satchel", "fashion_mnist").explained] == ["zori", "satchel"]
 
 
+def test_quotes_and_possessives_keep_the_word_and_the_explanation_whole():
+    assert read("a pair of 'espadrilles'") == "a pair of 'espadrilles', a kind of sandal"
+    assert read('a "kaftan" with long sleeves') == 'a "kaftan", a kind of dress, with long sleeves'
+    assert read("espadrilles' straps") == "espadrilles', a kind of sandal, straps"
+    assert read("my sister's espadrilles") == "my sister's espadrilles, a kind of sandal"
+
+
 def test_known_words_ambiguous_words_and_modifiers_are_left_alone():
     for prompt in (
         "a sneaker",  # a training noun

@@ -34,6 +34,7 @@ STYLES = {
     "kind_gloss": KIND_OF + ": {gloss}",
 }
 DEFAULT_STYLE = "kind"
+CLOSING_QUOTES = ("'", '"', "\u2019", "\u201d")  # an explanation goes after them: "'espadrilles', a kind of sandal"
 
 
 @dataclass
@@ -121,6 +122,7 @@ def ground(prompt: str, dataset: str, style: str = DEFAULT_STYLE) -> Grounding:
         ):
             end = spans[i + length - 1][2]
             explained.append(Grounded(prompt[spans[i][1] : end], entry))
+            end += prompt.startswith(CLOSING_QUOTES, end)  # after a closing quote or a plural's possessive
             insertions.append((end, explanation(entry, style, prompt[end:])))
         i += length
     for end, text in reversed(insertions):

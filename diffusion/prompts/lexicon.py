@@ -31,7 +31,9 @@ LEXICON_FILES = {"fashion_mnist": DATA / "lexicon_fashion_mnist.tsv"}
 NOUN_ENDINGS = [
     ("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y"),
 ]  # fmt: skip
-WORD = re.compile(r"[a-z0-9']+", re.IGNORECASE)  # hyphens and spaces alike separate words: flip-flop = flip flop
+# Hyphens and spaces alike separate words (flip-flop = flip flop); an apostrophe inside a word belongs to it
+# ("men's"), one around it is a quote or a plural's possessive ("'espadrilles'", "espadrilles' straps").
+WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*", re.IGNORECASE)
 KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
 SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (the build script's too)
 SHORTEST_CLIPPING = 4  # letters a clipped word keeps of its garment: "well|ies", "tenn|ies", "cami"
