@@ -54,10 +54,9 @@ def garment_words() -> dict[str, str]:
     return {noun: name for noun, name in nouns.items() if " " not in noun and len(noun) >= SHORTEST_MISSPELLING}
 
 
-def misspellings(per_word: int, seed: int) -> list[tuple[str, str, str]]:
-    """(misspelt word, the word meant, its class), real words and the word itself left out."""
+def misspellings(nouns: dict[str, str], per_word: int, seed: int) -> list[tuple[str, str, str]]:
+    """(misspelt word, the word meant, its class) for `nouns` (garment_words), real words left out."""
     rng, lexicon, known = random.Random(seed), lexicon_for(DATASET), training_vocabulary(DATASET).words
-    nouns = garment_words()
     rows = []
     for word, name in sorted(nouns.items()):
         for _ in range(per_word):
@@ -81,7 +80,8 @@ def main() -> None:
     args = parser.parse_args()
 
     index = CaptionIndex.load(Path(args.checkpoint), DATASET)
-    rows = misspellings(args.per_word, args.seed)
+    nouns = garment_words()
+    rows = misspellings(nouns, args.per_word, args.seed)
     labels = [CLASS_NAMES[DATASET].index(name) for _, _, name in rows]
     typed = [f"a photo of a {word}" for word, _, _ in rows]
     groundings = [ground(prompt, DATASET) for prompt in typed]
@@ -96,7 +96,7 @@ def main() -> None:
         return f"{sum(hits) / max(1, len(hits)):.1%}"
 
     every, read_ones = [True] * len(rows), [name is not None for name in read]
-    print(f"{len(rows)} misspellings of {len(garment_words())} garment words; captions of {args.checkpoint}")
+    print(f"{len(rows)} misspellings of {len(nouns)} garment words; captions of {args.checkpoint}")
     print(f"read by the rule: {len(fired)} ({len(fired) / len(rows):.1%}); in the class meant: {right} of {len(fired)}")
     print("| misspellings | count | encoder alone, as typed | grounded |")
     print("|---|---|---|---|")

@@ -19,6 +19,7 @@ the rules leave them alone.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
@@ -128,14 +129,9 @@ class Lexicon:
             return None
         stems = {f[: len(f) - len(e)] for f in forms(word) for e in CLIPPING_ENDINGS if f.endswith(e)}
         stems = {stem for stem in stems if len(stem) >= SHORTEST_CLIPPING}
-        for nouns in (training_nouns, self.lemmas):
-            found = {noun: name for noun, name in nouns.items() if any(clips(stem, noun) for stem in stems)}
-            if len(set(found.values())) > 1:
-                return None
-            if found:
-                noun = min(found, key=len)
-                return Entry(word, (found[noun],), self.kinds[(found[noun],)], gloss=f"short for {noun}", derived=True)
-        return None
+        return self.read_as(
+            word, training_nouns, lambda noun: any(clips(stem, noun) for stem in stems), "short for {noun}", key=len
+        )
 
     def misspelling(self, word: str, training_nouns: dict[str, str]) -> Entry | None:
         """A misspelt one-word garment noun: the word or its singular a typing error or two from nouns
@@ -144,20 +140,30 @@ class Lexicon:
         if len(word) < SHORTEST_MISSPELLING or any(form in self.lookalikes for form in forms(word)):
             return None
         typed, allowed = forms(word), allowed_errors(word)
-        for nouns in (training_nouns, self.lemmas):
-            found = {
-                noun: name
-                for noun, name in nouns.items()
-                if noun[0] == word[0]  # cheap first: most nouns begin with another letter
+
+        def near(noun: str) -> bool:
+            return (
+                noun[0] == word[0]  # cheap first: most nouns begin with another letter
                 and " " not in noun
                 and any(0 < typing_errors(form, noun) <= allowed for form in typed)
-            }
+            )
+
+        return self.read_as(word, training_nouns, near, "a misspelling of {noun}")
+
+    def read_as(
+        self, word: str, training_nouns: dict[str, str], matches: Callable[[str], bool], gloss: str, key=None
+    ) -> Entry | None:
+        """`word` read as the garment nouns `matches` accepts, when they all name one class: the training
+        captions' nouns (noun -> class) if any match, else the lexicon's; the first of them by `key` is named
+        in the gloss ("short for {noun}"). None when they disagree or none match."""
+        for nouns in (training_nouns, self.lemmas):
+            found = {noun: name for noun, name in nouns.items() if matches(noun)}
             if len(set(found.values())) > 1:
                 return None
             if found:
-                noun = min(found)
+                noun = min(found, key=key)
                 name = found[noun]
-                return Entry(word, (name,), self.kinds[(name,)], gloss=f"a misspelling of {noun}", derived=True)
+                return Entry(word, (name,), self.kinds[(name,)], gloss=gloss.format(noun=noun), derived=True)
         return None
 
 
