@@ -33,6 +33,9 @@ class DataConfig:
     # wording a grounded prompt uses for a word no caption says (prompts/grounding.py), so the model learns
     # to read it. 0 keeps the captions exactly as before.
     kind_phrases: float = 0.0
+    # The share of captions that describe the garment without naming it ("something warm with a hood",
+    # "casual footwear with laces"), so that descriptions without a garment noun steer the picture too.
+    descriptions: float = 0.0
     # Text augmentation, so that words never seen in training still steer the image through MiniLM's
     # sentence embedding: sometimes hide the token embeddings (the model must then read the sentence
     # embedding alone), and jitter the sentence embedding (nearby meanings give nearby images).
@@ -79,6 +82,9 @@ class TrainConfig:
     log_every: int = 50
     seed: int = 0
     device: str | None = None  # None = pick automatically (cuda, mps, cpu)
+    # Fine-tuning: start from a trained pipeline's weights (a folder of the same model shape) instead of a
+    # fresh UNet; the optimizer, schedule and step count start anew. A --resume checkpoint comes first.
+    init_from: str | None = None
 
 
 @dataclass

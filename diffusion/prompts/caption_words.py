@@ -298,6 +298,22 @@ FASHION_PHRASES = {
     "with velcro": {SANDAL, SNEAKER},
 }
 
+# Heads of a caption that describes a garment without naming it ("something warm with a hood", "casual
+# footwear with laces"): the way people ask for a thing whose name they do not know, so the model learns to
+# draw from the describing words alone. "*" marks a head without an article ("footwear", not "a footwear").
+FASHION_DESCRIPTION_HEADS = {
+    "something*": EVERYTHING,
+    "item": EVERYTHING,
+    "garment": CLOTHES,
+    "piece of clothing": CLOTHES,
+    "clothing*": CLOTHES,
+    "footwear*": SHOES,
+    "accessory": {BAG},
+}
+# "Something" is carried ("something with a handle to carry": always said) or worn ("something warm to
+# wear": sometimes said).
+FASHION_CARRIED = {BAG}
+
 # Held out: never in a training caption (a fifth of each class's modifiers, or a little more).
 FASHION_HELD_OUT_MODIFIERS = {
     "cashmere", "tweed", "chiffon", "velvet", "mesh", "polka-dot", "retro", "trendy", "cosy", "chunky",

@@ -52,13 +52,15 @@ class Vocabulary:
     light: list[str] = field(default_factory=lambda: ["light"])
     held_out_dark: list[str] = field(default_factory=list)
     held_out_light: list[str] = field(default_factory=list)
+    description_heads: dict[str, set[int]] = field(default_factory=dict)  # "something", "footwear"
+    carried: set[int] = field(default_factory=set)  # "something to carry", not "to wear"
 
 
 VOCABULARIES = {
     "fashion_mnist": Vocabulary(
         words.FASHION_NOUNS, words.FASHION_HELD_OUT_NOUNS, words.FASHION_ADJECTIVES, words.FASHION_PHRASES,
         words.FASHION_HELD_OUT_MODIFIERS, words.DARK_WORDS, words.LIGHT_WORDS, words.HELD_OUT_DARK_WORDS,
-        words.HELD_OUT_LIGHT_WORDS,
+        words.HELD_OUT_LIGHT_WORDS, words.FASHION_DESCRIPTION_HEADS, words.FASHION_CARRIED,
     ),
     "cifar10": Vocabulary(
         words.CIFAR_NOUNS, words.CIFAR_HELD_OUT_NOUNS, words.CIFAR_ADJECTIVES,
@@ -130,6 +132,21 @@ def class_kinds(dataset: str) -> list[str]:
     return [kinds[name] for name in CLASS_NAMES[dataset]]
 
 
+def and_list(items: list[str]) -> str:
+    """ "warm", "warm and hooded", "dark, warm and hooded"."""
+    return ", ".join(items[:-1]) + " and " + items[-1] if len(items) > 1 else "".join(items)
+
+
+def typed_case(text: str, rng: random.Random) -> str:
+    """People type in every case; the encoder is uncased, but captions show it."""
+    case = rng.random()
+    if case < 0.15:
+        return text[0].upper() + text[1:]
+    if case < 0.20:
+        return text.title()
+    return text
+
+
 def _suiting(modifiers: dict[str, set[int]], label: int, held_out: set[str]) -> list[str]:
     """The training modifiers that suit class `label`."""
     return [word for word, classes in modifiers.items() if label in classes and word not in held_out]
@@ -148,6 +165,13 @@ class CaptionGrammar:
         self.adjectives = [_suiting(vocabulary.adjectives, k, held_out) for k in range(len(self.nouns))]
         self.phrases = [_suiting(vocabulary.phrases, k, held_out) for k in range(len(self.nouns))]
         self.tone_words = {ATTRIBUTE_DARK: vocabulary.dark, ATTRIBUTE_LIGHT: vocabulary.light}
+        self.description_heads = [_suiting(vocabulary.description_heads, k, set()) for k in range(len(self.nouns))]
+        self.carried = vocabulary.carried
+        # A description names no garment, so its modifiers must say something of the class: "casual" or
+        # "for women" suit every class and are left out of descriptions.
+        telling = {w: c for w, c in {**vocabulary.adjectives, **vocabulary.phrases}.items() if len(c) < len(self.nouns)}
+        self.telling_adjectives = [[w for w in words_ if w in telling] for words_ in self.adjectives]
+        self.telling_phrases = [[w for w in words_ if w in telling] for words_ in self.phrases]
 
     def garment(self, label: int, attribute: int, rng: random.Random, kind: str = "") -> tuple[str, bool]:
         """The phrase naming the garment, e.g. "dark slim-fit jeans with pockets", and whether it is plural;
@@ -180,29 +204,51 @@ class CaptionGrammar:
         head, explained, rest = text.partition(", " + KIND_OF.format(kind=kind)) if kind else (text, "", "")
         if explained:  # closed by a comma when the sentence goes on, as grounding.explanation writes it
             text = head + explained + closing_comma(rest) + rest
-        case = rng.random()  # people type in every case; the encoder is uncased, but captions show it
-        if case < 0.15:
-            return text[0].upper() + text[1:]
-        if case < 0.20:
-            return text.title()
-        return text
+        return typed_case(text, rng)
 
-    def bank(self, per_class: int, seed: int = 0, kind_phrases: float = 0.0) -> CaptionBank:
+    def description(self, label: int, attribute: int, rng: random.Random) -> str:
+        """A caption that describes the garment without naming it, from the class's training modifiers and a
+        head that suits the class: "something dark and warm with a hood", "a photo of casual footwear with
+        laces". At least one modifier always says something about the class."""
+        head = rng.choice(self.description_heads[label])
+        adjectives, phrases = self.telling_adjectives[label], self.telling_phrases[label]
+        before = []
+        if adjectives and rng.random() < 0.75:
+            before = rng.sample(adjectives, k=min(len(adjectives), 2 if rng.random() < 0.3 else 1))
+        after = rng.choice(phrases) if phrases and (not before or rng.random() < 0.5) else ""
+        if attribute != ATTRIBUTE_NONE:
+            before.insert(0, rng.choice(self.tone_words[attribute]))
+        bare_head = head.rstrip("*")
+        if bare_head == "something":  # the words follow it: "something warm and hooded to wear"
+            purpose = "to carry" if label in self.carried else "to wear" if rng.random() < 0.25 else ""
+            phrase = " ".join(filter(None, ["something", and_list(before), purpose, after]))
+        else:
+            phrase = " ".join(filter(None, [*before, bare_head, after]))
+        x = phrase if head.endswith("*") else f"{article(phrase)} {phrase}"
+        templates = [t for t in TEMPLATES if bare_head != "something" or t != "my favourite {bare}"]
+        return typed_case(rng.choice(templates).format(x=x, bare=phrase), rng)
+
+    def bank(self, per_class: int, seed: int = 0, kind_phrases: float = 0.0, descriptions: float = 0.0) -> CaptionBank:
         """`per_class` captions for each class, a third for each tone, reproducible from `seed`. A share
         `kind_phrases` of them say what kind of garment their noun is (", a kind of coat", the class's word
-        in the lexicon), the way a grounded prompt explains a word the captions never say; the captions are
-        otherwise the same as without (the choice has its own random stream)."""
-        rng, kind_rng = random.Random(seed), random.Random(seed + 1)
+        in the lexicon), the way a grounded prompt explains a word the captions never say; a share
+        `descriptions` describe the garment without naming it ("something warm with a hood"). The other
+        captions are the same as without either (each choice has its own random stream)."""
+        if descriptions > 0 and not all(self.description_heads):
+            raise UserError(f"data.descriptions needs description heads for {self.dataset}; set it to 0")
+        rng, kind_rng, description_rng = random.Random(seed), random.Random(seed + 1), random.Random(seed + 2)
         kinds = class_kinds(self.dataset) if kind_phrases > 0 else [""] * len(self.nouns)
         per_cell = max(1, per_class // len(TONES))
-        captions, labels = [""], [-1]
+        captions, labels, described = [""], [-1], [False]
         for label in range(len(self.nouns)):
             for attribute in TONES:
                 for _ in range(per_cell):
                     kind = kinds[label] if kind_phrases > 0 and kind_rng.random() < kind_phrases else ""
-                    captions.append(self.caption(label, attribute, rng, kind))
+                    caption = self.caption(label, attribute, rng, kind)
+                    described.append(descriptions > 0 and description_rng.random() < descriptions)
+                    captions.append(self.description(label, attribute, description_rng) if described[-1] else caption)
                 labels += [label] * per_cell
-        return CaptionBank(captions, labels, per_cell, len(self.nouns))
+        return CaptionBank(captions, labels, per_cell, len(self.nouns), described=described)
 
     # The interface the digits' grammar (digit_captions.py) shares, for training and the evaluation.
     def attributes(self, images: torch.Tensor, labels: torch.Tensor) -> torch.Tensor:
@@ -231,6 +277,7 @@ class CaptionBank:
     per_cell: int
     num_classes: int
     factors: tuple[int, ...] = (len(TONES),)
+    described: list[bool] = field(default_factory=list)  # which captions name no garment (empty: none)
 
     def __len__(self) -> int:
         return len(self.captions)

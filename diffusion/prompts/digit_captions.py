@@ -82,10 +82,12 @@ class DigitGrammar:
         text = rng.choice(words.TEMPLATES).format(x=x, bare=bare)
         return text[0].upper() + text[1:] if rng.random() < 0.15 else text
 
-    def bank(self, per_class: int, seed: int = 0, kind_phrases: float = 0.0) -> CaptionBank:
+    def bank(self, per_class: int, seed: int = 0, kind_phrases: float = 0.0, descriptions: float = 0.0) -> CaptionBank:
         """`per_class` captions of each class, spread evenly over its attribute codes, reproducible from `seed`."""
         if kind_phrases > 0:
             raise UserError(f"data.kind_phrases needs a garment lexicon, and {self.dataset} has none; set it to 0")
+        if descriptions > 0:
+            raise UserError(f"data.descriptions needs description heads for {self.dataset}; set it to 0")
         rng = random.Random(seed)
         codes = VALUES * VALUES
         per_cell = max(1, per_class // codes)

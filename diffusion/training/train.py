@@ -3,6 +3,7 @@
     python -m diffusion.train --config configs/fashion_mnist.yaml
     python -m diffusion.train --config configs/tiny.yaml --max-steps 50 --output-dir runs/try
     python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest
+    python -m diffusion.train --config configs/fashion_mnist.yaml --init-from checkpoints/fashion-mnist  # fine-tune
     accelerate launch -m diffusion.train --config configs/cifar10.yaml      # one or many GPUs
 
 A run folder gets: loss.csv, loss_by_level.csv (the unweighted error by noise level), samples/step-N.png
@@ -145,6 +146,18 @@ def training_objective(config: Config, data: TrainingData, noise_scheduler, devi
     return loss
 
 
+def start_from_pipeline(unet, folder: str) -> None:
+    """Copy a trained pipeline's UNet weights into `unet` (fine-tuning); its shape must be the config's."""
+    weights = TextToImagePipeline.from_pretrained(folder, device="cpu").unet.state_dict()
+    try:
+        unet.load_state_dict(weights)
+    except RuntimeError:
+        raise UserError(
+            f"--init-from {folder}: its UNet is not the shape the config's model section builds; "
+            "use the config it was trained with"
+        ) from None
+
+
 def new_training_state(unet, t: TrainConfig) -> TrainingState:
     """AdamW, the configured learning-rate schedule and an EMA copy with warm-up, around a fresh UNet."""
     optimizer = torch.optim.AdamW(unet.parameters(), lr=t.learning_rate, weight_decay=t.weight_decay)
@@ -232,6 +245,9 @@ def prepare_training(config: Config, resume: str | None = None, command: str = "
         data = prepare_data(config, run_dir)
     check_batch(t.batch_size, len(data.dataset), accelerator.num_processes)
     unet = build_unet(config.model, data.dataset.image_shape)
+    if t.init_from and checkpoint is None:
+        start_from_pipeline(unet, t.init_from)
+        accelerator.print(f"starting from the weights of {t.init_from}")
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
     )
@@ -290,7 +306,8 @@ def parse_args(argv=None) -> argparse.Namespace:
         "  python -m diffusion.train --config configs/fashion_mnist.yaml\n"
         "  python -m diffusion.train --config configs/tiny.yaml --max-steps 50 --output-dir runs/try\n"
         "  python -m diffusion.train --config configs/fashion_mnist.yaml --max-minutes 30\n"
-        "  python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest\n",
+        "  python -m diffusion.train --config configs/fashion_mnist.yaml --resume latest\n"
+        "  python -m diffusion.train --config configs/fashion_mnist.yaml --init-from checkpoints/fashion-mnist\n",
     )
     parser.add_argument("--config", required=True, help="YAML file, e.g. configs/fashion_mnist.yaml")
     parser.add_argument("--output-dir", help="run folder (default: train.output_dir of the config)")
@@ -303,6 +320,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     parser.add_argument("--learning-rate", type=float)
     parser.add_argument("--mixed-precision", choices=["auto", "no", "bf16", "fp16"])
     parser.add_argument("--resume", help="'latest' or a checkpoint folder (run/checkpoints/step-N)")
+    parser.add_argument("--init-from", help="fine-tune: start from this trained pipeline folder's weights")
     parser.add_argument("--seed", type=int)
     parser.add_argument("--device", help="cpu, cuda, mps (default: the best available)")
     return parser.parse_args(argv)
@@ -320,6 +338,7 @@ FLAG_TO_KEY = {
     "mixed_precision": "train.mixed_precision",
     "seed": "train.seed",
     "device": "train.device",
+    "init_from": "train.init_from",
 }
 
 

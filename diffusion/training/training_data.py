@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
+from itertools import zip_longest
 from pathlib import Path
 
 import torch
@@ -72,11 +73,14 @@ def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     dataset = load_dataset(d.dataset, d.data_dir, train=True, download=d.download)
     grammar = grammar_for(d.dataset)
     attributes = grammar.attributes(dataset.images, dataset.labels)
-    captions = grammar.bank(d.captions_per_class, seed=config.train.seed, kind_phrases=d.kind_phrases)
-    embeddings = caption_embeddings(captions.captions, run_dir / CAPTION_CACHE)
-    index = CaptionIndex.from_captions(
-        captions.captions, captions.labels, embeddings.pooled, d.dataset, INDEX_PER_CLASS
+    captions = grammar.bank(
+        d.captions_per_class, seed=config.train.seed, kind_phrases=d.kind_phrases, descriptions=d.descriptions
     )
+    embeddings = caption_embeddings(captions.captions, run_dir / CAPTION_CACHE)
+    # The nearest-caption index (the prompt notes, the evaluation's encoder-alone reading) holds captions
+    # that name their garment: a description ("something warm") reads as any of several classes.
+    named = [-1 if described else label for label, described in zip_longest(captions.labels, captions.described)]
+    index = CaptionIndex.from_captions(captions.captions, named, embeddings.pooled, d.dataset, INDEX_PER_CLASS)
     return TrainingData(dataset, attributes, captions, embeddings, index)
 
 
