@@ -10,6 +10,8 @@ from diffusion.common.errors import UserError
 from diffusion.training.train import main as train_main
 from diffusion.training.train import train
 
+from .conftest import ROOT
+
 
 def unet_weights(folder) -> dict[str, torch.Tensor]:
     return TextToImagePipeline.from_pretrained(folder, device="cpu").unet.state_dict()
@@ -36,10 +38,15 @@ def test_a_pipeline_of_another_shape_is_refused_with_what_to_do(tiny_run, tiny_c
         train(tiny_config)
 
 
-def test_the_command_line_names_a_missing_folder(run_cli, tiny_config, tmp_path):
-    code, err = run_cli(
-        train_main,
-        ["--config", "configs/tiny.yaml", "--init-from", str(tmp_path / "nowhere"), "--output-dir", str(tmp_path)],
-    )
+def test_the_command_line_names_a_missing_folder_before_preparing_the_data(run_cli, tmp_path):
+    """The data folder is missing too (and downloads are off): the --init-from folder is named first."""
+    config = tmp_path / "no-data.yaml"
+    tiny = (ROOT / "configs" / "tiny.yaml").read_text()
+    config.write_text(tiny.replace("data:\n", f"data:\n  download: false\n  data_dir: {tmp_path / 'no-data'}\n", 1))
+    args = ["--config", str(config), "--output-dir", str(tmp_path / "run")]
+    code, err = run_cli(train_main, args)
+    assert code != 0 and any("no-data" in line for line in err), err  # what the run says without --init-from
+    code, err = run_cli(train_main, [*args, "--init-from", str(tmp_path / "nowhere")])
     assert code != 0
-    assert any("nowhere" in line for line in err) and not any("Traceback" in line for line in err)
+    assert any("nowhere" in line for line in err), err
+    assert not any("no-data" in line or "Traceback" in line for line in err), err

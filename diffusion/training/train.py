@@ -146,9 +146,13 @@ def training_objective(config: Config, data: TrainingData, noise_scheduler, devi
     return loss
 
 
-def start_from_pipeline(unet, folder: str) -> None:
-    """Copy a trained pipeline's UNet weights into `unet` (fine-tuning); its shape must be the config's."""
-    weights = TextToImagePipeline.from_pretrained(folder, device="cpu").unet.state_dict()
+def pipeline_weights(folder: str) -> dict[str, torch.Tensor]:
+    """A trained pipeline's UNet weights, to fine-tune (train.init_from)."""
+    return TextToImagePipeline.from_pretrained(folder, device="cpu").unet.state_dict()
+
+
+def start_from(unet, weights: dict[str, torch.Tensor], folder: str) -> None:
+    """Copy `weights` (pipeline_weights of `folder`) into `unet`; its shape must be the config's."""
     try:
         unet.load_state_dict(weights)
     except RuntimeError:
@@ -240,13 +244,14 @@ def prepare_training(config: Config, resume: str | None = None, command: str = "
     run_dir.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(t.seed)
     checkpoint = find_checkpoint(run_dir, resume) if resume else None  # a wrong --resume fails before the work
+    initial = pipeline_weights(t.init_from) if t.init_from and checkpoint is None else None  # and --init-from
 
     with accelerator.main_process_first():  # the main process writes the caption cache; the others read it
         data = prepare_data(config, run_dir)
     check_batch(t.batch_size, len(data.dataset), accelerator.num_processes)
     unet = build_unet(config.model, data.dataset.image_shape)
-    if t.init_from and checkpoint is None:
-        start_from_pipeline(unet, t.init_from)
+    if initial is not None:
+        start_from(unet, initial, t.init_from)
         accelerator.print(f"starting from the weights of {t.init_from}")
     noise_scheduler = DDPMScheduler(
         num_train_timesteps=t.num_train_timesteps, beta_schedule=t.beta_schedule, prediction_type=t.prediction_type
