@@ -244,7 +244,7 @@ class CaptionGrammar:
             for attribute in TONES:
                 for _ in range(per_cell):
                     kind = kinds[label] if kind_phrases > 0 and kind_rng.random() < kind_phrases else ""
-                    caption = self.caption(label, attribute, rng, kind)
+                    caption = self.caption(label, attribute, rng, kind)  # drawn even if replaced: same stream
                     described.append(descriptions > 0 and description_rng.random() < descriptions)
                     captions.append(self.description(label, attribute, description_rng) if described[-1] else caption)
                 labels += [label] * per_cell
@@ -281,6 +281,10 @@ class CaptionBank:
 
     def __len__(self) -> int:
         return len(self.captions)
+
+    def named_labels(self) -> list[int]:
+        """The labels, with -1 (as for the empty caption) for the captions that name no garment."""
+        return [-1 if self.described and self.described[i] else label for i, label in enumerate(self.labels)]
 
     def sample(
         self,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from itertools import zip_longest
 from pathlib import Path
 
 import torch
@@ -79,7 +78,7 @@ def prepare_data(config: Config, run_dir: Path) -> TrainingData:
     embeddings = caption_embeddings(captions.captions, run_dir / CAPTION_CACHE)
     # The nearest-caption index (the prompt notes, the evaluation's encoder-alone reading) holds captions
     # that name their garment: a description ("something warm") reads as any of several classes.
-    named = [-1 if described else label for label, described in zip_longest(captions.labels, captions.described)]
+    named = captions.named_labels()
     index = CaptionIndex.from_captions(captions.captions, named, embeddings.pooled, d.dataset, INDEX_PER_CLASS)
     return TrainingData(dataset, attributes, captions, embeddings, index)
 
