@@ -141,13 +141,18 @@ def test_a_training_caption_is_its_own_nearest_caption():
 
 
 def test_the_encoder_reads_unseen_words_through_their_meaning():
+    """As typed, without the lexicon: the shipped model's caption index places the held-out nouns, words no
+    training caption contains, in their class far more often than chance (1 in 10), each near a training
+    caption but on none. All 70 rather than a few: which rare words a given index reads right shifts with
+    its captions, the share does not."""
     from diffusion.prompts.nearest_caption import CaptionIndex
 
-    index = CaptionIndex.load(SHIPPED_PIPELINE, "fashion_mnist")  # the shipped model's 3,000 training captions
-    prompts = ["a photo of a cardigan", "a waterproof mackintosh", "a canvas knapsack", "a shiny jackboot"]
-    found = index.nearest(prompts)
-    assert [FASHION_CLASSES[f.label] for f in found] == ["Pullover", "Coat", "Bag", "Ankle boot"]
-    assert all(0.4 < f.similarity < 0.99 for f in found)  # near, but not a caption it was trained on
+    index = CaptionIndex.load(SHIPPED_PIPELINE, "fashion_mnist")
+    prompts = held_out_prompts("fashion_mnist")
+    found = index.nearest([prompt for prompt, _ in prompts])
+    right = sum(f.label == label for f, (_, label) in zip(found, prompts, strict=True))
+    assert right / len(prompts) > 0.3
+    assert all(0.35 < f.similarity < 0.99 for f in found)
 
 
 # ----- end to end on a tiny random pipeline --------------------------------------------------------------
