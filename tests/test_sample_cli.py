@@ -96,6 +96,13 @@ def test_an_unseen_word_is_explained_by_its_nearest_training_caption(tiny_run, t
     assert "(class Coat, cosine similarity" in stderr
 
 
+def test_a_word_nothing_explains_is_named_with_the_encoders_pieces(tiny_run, tmp_path, capsys):
+    options = shlex.split('--prompt "sandles for the beach" --num-images 1 --steps 2')
+    code, _, stderr = sample(capsys, "--checkpoint", str(tiny_run), "--out", str(tmp_path), *options)
+    assert code == 0, stderr
+    assert "note: Unknown to the model and the garment lexicon: “sandles” (sand·les)" in stderr
+
+
 def test_a_second_run_keeps_the_first_runs_files(tiny_run, tmp_path, capsys):
     out = tmp_path / "out"
     for steps in ("2", "3"):

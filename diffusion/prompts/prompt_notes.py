@@ -1,5 +1,6 @@
 """Plain notes on a prompt, for the web page and the sampling CLI: how the text encoder reads it, whether
-it is far from everything the model was trained on, and what becomes of colour words.
+it is far from everything the model was trained on, which of its words nothing explains (unknown_words.py),
+and what becomes of colour words.
 
 The model only learned the embeddings of its training captions; for a prompt far from all of them the
 picture will be one of the training classes whatever the prompt says ("a cat" gives a boot or a top).
@@ -27,6 +28,7 @@ from ..model.text import shared_text_encoder
 from . import DATA
 from .grounding import Grounding, reading
 from .nearest_caption import CaptionIndex, NearestCaption
+from .unknown_words import unknown_words, unknown_words_note
 
 # Calibrated together on the shipped model's index: 4.0% false alarms on in-domain prompts, 93% of the
 # out-of-domain prompts warned about (the first rule alone: 3.5% and 67%).
@@ -58,6 +60,7 @@ class PromptNotes:
     far: bool  # far from every training caption: the model will draw one of its classes regardless
     nearest_thing: tuple[str, float] | None  # the nearest thing outside the data set and its similarity
     colours: list[str]  # hue words in the prompt, which the greyscale model reads as a tone at most
+    unknown: list[tuple[str, list[str]]]  # words nothing explains, with the encoder's pieces (unknown_words.py)
     grounding: Grounding  # what the encoder reads: the prompt with its rare garment words explained
     sentences: list[str]  # what to tell the user, in order
 
@@ -115,10 +118,13 @@ def notes_for(index: CaptionIndex, prompt: str, ground: bool = True) -> PromptNo
             f"This prompt is far from everything the model was trained on ({reason}): it only draws "
             f"{len(classes)} kinds of things ({', '.join(classes)}), so expect one of those."
         )
+    unknown = unknown_words(prompt, grounding, index.dataset, shared_text_encoder("cpu").tokens) if ground else []
+    if unknown:
+        sentences.append(unknown_words_note(unknown))
     colours = colour_words(prompt) if kind(index.dataset) in GREYSCALE_DATASETS else []
     if colours:
         sentences.append(
             f"The training pictures are greyscale, so colour words ({', '.join(colours)}) are read as a tone "
             "at most, never as a colour."
         )
-    return PromptNotes(nearest, reason is not None, thing, colours, grounding, sentences)
+    return PromptNotes(nearest, reason is not None, thing, colours, unknown, grounding, sentences)
