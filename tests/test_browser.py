@@ -268,7 +268,7 @@ def test_an_error_stays_in_the_status_line_without_badges_or_the_last_pictures(p
     assert "Traceback" not in page.content()
 
 
-def test_prompts_far_from_the_training_data_and_colours_get_a_note(page):
+def test_prompts_far_from_the_training_data_colours_and_unknown_words_get_a_note(page):
     set_number(page, "#count", 1)
     set_number(page, "#steps", 2)
     prompt = page.locator("#prompt textarea")
@@ -278,6 +278,9 @@ def test_prompts_far_from_the_training_data_and_colours_get_a_note(page):
     prompt.fill("a red dress")
     run_and_wait(page, lambda: prompt.press("Enter"))
     assert "greyscale" in status(page) and "far from everything" not in status(page)
+    prompt.fill("sandles for the beach")  # a word nothing explains: named with the encoder's pieces
+    run_and_wait(page, lambda: prompt.press("Enter"))
+    assert "Unknown to the model and the garment lexicon: “sandles” (sand·les)" in status(page)
 
 
 def test_history_restores_a_run_and_seeds_can_be_kept_or_random(page):
