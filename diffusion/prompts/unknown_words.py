@@ -22,7 +22,7 @@ REGULAR_ENDINGS = frozenset({"s", "es", "d", "ed", "y", "er", "ers", "ing", "ly"
 
 def unknown_words(prompt: str, grounding: Grounding, dataset: str, tokens) -> list[tuple[str, list[str]]]:
     """The prompt's words that nothing explains, each with the encoder's pieces, in prompt order. `tokens`:
-    the text encoder's tokenizer (text -> its pieces with [CLS] and [SEP]). Empty for data sets without
+    the text encoder's tokenizer (text -> its pieces with [CLS] and [SEP]). Empty for data sets without a
     garment lexicon (digits and CIFAR-10 are read by the encoder alone)."""
     if dataset not in VOCABULARIES or lexicon_for(dataset) is None:
         return []
@@ -52,8 +52,8 @@ def regular_form(pieces: list[str]) -> bool:
 
 
 def unknown_words_note(found: list[tuple[str, list[str]]]) -> str:
-    """ "“birkenstock” is in no training caption and not in the garment lexicon; the text encoder reads it
-    in pieces (bi·rke·nst·ock), and the picture follows what they suggest: ..." """
+    """ "Unknown to the model and the garment lexicon: “birkenstock” (bi·rke·nst·ock). The text encoder reads
+    it only in those pieces, ..." """
     named = ", ".join(f"“{word}” ({'·'.join(p.removeprefix('##') for p in pieces)})" for word, pieces in found)
     these = "it" if len(found) == 1 else "them"
     return (
