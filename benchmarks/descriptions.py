@@ -21,14 +21,10 @@ from diffusion import TextToImagePipeline
 from diffusion.data.datasets import CLASS_NAMES
 from diffusion.evaluation.classifier import default_classifier_dir, embed, load_classifier
 from diffusion.evaluation.generate import generate
+from diffusion.evaluation.prompt_sets import read_prompt_set
 
 DATASET = "fashion_mnist"
 PROMPTS = Path(__file__).with_name("descriptions.tsv")
-
-
-def read_prompts() -> tuple[list[str], list[int]]:
-    rows = [line.split("\t") for line in PROMPTS.read_text().splitlines() if line.strip()]
-    return [prompt for _, prompt in rows], [CLASS_NAMES[DATASET].index(name) for name, _ in rows]
 
 
 def main() -> None:
@@ -40,7 +36,8 @@ def main() -> None:
     args = parser.parse_args()
     checkpoints = args.checkpoint or ["checkpoints/fashion-mnist"]
 
-    prompts, labels = read_prompts()
+    described = read_prompt_set(PROMPTS, DATASET, "described")
+    prompts, labels = described.prompts, described.labels
     wanted = torch.tensor(labels)
     classifier = load_classifier(default_classifier_dir(DATASET), "cpu")
     print(f"{len(prompts)} described garments, {args.images} pictures each, seed {args.seed}\n")

@@ -50,13 +50,16 @@ def free_form_file(dataset: str) -> Path:
 def free_form_set(dataset: str) -> PromptSet | None:
     """The committed free-form descriptions of a dataset; None where it has none."""
     path = free_form_file(dataset)
-    if not path.is_file():
-        return None
+    return read_prompt_set(path, dataset, "free_form") if path.is_file() else None
+
+
+def read_prompt_set(path: Path, dataset: str, name: str) -> PromptSet:
+    """A committed prompt file: a line per prompt, "class name<TAB>prompt"; lines starting with # are notes."""
     names = CLASS_NAMES[dataset]
     prompts, labels = [], []
     for line in path.read_text(encoding="utf-8").splitlines():
         if line.strip() and not line.startswith("#"):
-            name, prompt = line.split("\t")
+            class_name, prompt = line.split("\t")
             prompts.append(prompt)
-            labels.append(names.index(name))
-    return PromptSet("free_form", prompts, labels)
+            labels.append(names.index(class_name))
+    return PromptSet(name, prompts, labels)

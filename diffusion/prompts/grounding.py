@@ -89,11 +89,16 @@ def prepare_grounding(dataset: str) -> None:
         lexicon_for(dataset), training_vocabulary(dataset)
 
 
+def grounds(dataset: str) -> bool:
+    """Whether a data set's prompts are grounded: it has training captions in words and a garment lexicon."""
+    return dataset in VOCABULARIES and lexicon_for(dataset) is not None
+
+
 def ground(prompt: str, dataset: str, style: str = DEFAULT_STYLE) -> Grounding:
     """The prompt with its unseen garment words explained, for the data set's model."""
-    lexicon = lexicon_for(dataset)
-    if lexicon is None or dataset not in VOCABULARIES:
+    if not grounds(dataset):
         return Grounding(prompt)
+    lexicon = lexicon_for(dataset)
     vocabulary = training_vocabulary(dataset)
     spans = [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(prompt)]
     typed = [word for word, _, _ in spans]

@@ -13,8 +13,8 @@ from __future__ import annotations
 from functools import lru_cache
 
 from .captions import VOCABULARIES
-from .grounding import Grounding, training_vocabulary
-from .lexicon import WORD, lexicon_for, words
+from .grounding import Grounding, grounds, training_vocabulary
+from .lexicon import WORD, words
 
 # Regular English endings: a known word with one of them is read through the word ("chunk ##y").
 REGULAR_ENDINGS = frozenset({"s", "es", "d", "ed", "y", "er", "ers", "ing", "ly", "less", "ness", "ful"})
@@ -24,7 +24,7 @@ def unknown_words(prompt: str, grounding: Grounding, dataset: str, tokens) -> li
     """The prompt's words that nothing explains, each with the encoder's pieces, in prompt order. `tokens`:
     the text encoder's tokenizer (text -> its pieces with [CLS] and [SEP]). Empty for data sets without a
     garment lexicon (digits and CIFAR-10 are read by the encoder alone)."""
-    if dataset not in VOCABULARIES or lexicon_for(dataset) is None:
+    if not grounds(dataset):
         return []
     known = caption_words(dataset)
     explained = {word for grounded in grounding.explained for word in words(grounded.typed)}
