@@ -52,7 +52,11 @@ KIND_WORDS = {
 # (synset offset in WordNet 3.0's data.noun, its first lemma as a check) -> class, or None for "not ours".
 # Decisions that are judgement rather than WordNet's own words:
 #   * T-shirt/top takes jerseys/T-shirts, tank tops, women's tops, singlets, camisoles and leotards (in a
-#     28-pixel picture a leotard is a sleeveless top); blouses go to Shirt, as in Fashion-MNIST's labels.
+#     28-pixel picture a leotard is a sleeveless top), and so the garments worn on the torso alone that
+#     WordNet files elsewhere: brassieres, body stockings and one-piece bathing suits; blouses go to
+#     Shirt, as in Fashion-MNIST's labels.
+#   * Nightwear goes by its shape: a nightgown ("a loose dress designed to be worn in bed") is a Dress and
+#     a nightshirt a Shirt; pyjamas (a top and trousers) have no one class.
 #   * Any other shoe is a Sneaker, the data set's only low closed shoe; slippers and clogs (backless,
 #     slipped on) are Sandals; overshoes and ankle-high shoes (chukka, congress boot, gaiter) are Ankle boots.
 #   * Cloaks, capes, robes, suits, skirts, hosiery, hats and the like have no class: they are left out.
@@ -63,17 +67,22 @@ ANCHORS = {
     ("04223299", "singlet"): "T-shirt/top",
     ("02944146", "camisole"): "T-shirt/top",
     ("03657511", "leotard"): "T-shirt/top",
+    ("02892767", "brassiere"): "T-shirt/top",
+    ("02863014", "body_stocking"): "T-shirt/top",
+    ("03710721", "maillot"): "T-shirt/top",
     ("04489008", "trouser"): "Trouser",
     ("03863108", "overall"): "Trouser",
     ("04370048", "sweater"): "Pullover",
     ("03236735", "dress"): "Dress",
     ("03450230", "gown"): "Dress",
+    ("03824381", "nightgown"): "Dress",
     ("03057021", "coat"): "Coat",
     ("04133789", "sandal"): "Sandal",
     ("04241394", "slipper"): "Sandal",
     ("03047690", "clog"): "Sandal",
     ("04197391", "shirt"): "Shirt",
     ("02854926", "blouse"): "Shirt",
+    ("03824999", "nightshirt"): "Shirt",
     ("03380867", "footwear"): "Sneaker",  # its kinds; "footwear" itself is no sneaker (GENERAL)
     ("02872752", "boot"): "Ankle boot",
     ("03865949", "overshoe"): "Ankle boot",

@@ -57,6 +57,11 @@ def test_the_file_carries_wordnets_licence_and_hundreds_of_words(lexicon):
         ("T-shirt", "T-shirt/top"),
         ("plimsoll", "Sneaker"),
         ("satchel", "Bag"),
+        # garments WordNet files under underwear, swimwear or nightwear, placed by their shape
+        ("bra", "T-shirt/top"),
+        ("tank suit", "T-shirt/top"),
+        ("nightdress", "Dress"),
+        ("nightshirt", "Shirt"),
     ],
 )
 def test_known_words_map_to_their_class(lexicon, word, expected):
@@ -80,7 +85,7 @@ def test_senses_outside_clothing_footwear_and_bags_are_ignored(lexicon):
     # Cardigan the dog and mule the animal: only the garment sense counts, and its gloss is the garment's.
     assert lexicon.lookup(words("cardigan")).gloss.startswith("knitted jacket")
     assert class_of(lexicon, "mule") == ("Sandal",)
-    for word in ("envelope", "air bag", "tea bag", "dog", "footwear", "breast pocket"):
+    for word in ("envelope", "air bag", "tea bag", "dog", "footwear", "breast pocket", "bikini", "underpants"):
         assert class_of(lexicon, word) is None, word
 
 
