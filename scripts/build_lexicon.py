@@ -4,6 +4,7 @@ Fashion-MNIST class and its gloss, for `diffusion/prompts/lexicon.py` to explain
     apt-get install -y wordnet-base
     python scripts/build_lexicon.py            # writes diffusion/prompts/lexicon_fashion_mnist.tsv
                                                # and lexicon_fashion_mnist_lookalikes.txt
+    python scripts/build_lexicon.py --unplaced # lists the garment synsets no anchor reaches
 
 Run by hand when this file changes; the output is committed and never edited by hand, and nothing at run
 time needs WordNet. It reads Debian's `wordnet-base` database files directly (data.noun, index.noun,
@@ -109,6 +110,9 @@ ANCHORS = {
     },
 }  # fmt: skip
 
+# Where `--unplaced` starts its walk: WordNet's "clothing" and the container "bag".
+UNPLACED_ROOTS = ("03051540", "02773037")
+
 # Anchors that name a whole family: their own lemmas ("footwear", "footgear") get no class of their own.
 GENERAL = {"03380867"}
 
@@ -209,6 +213,29 @@ def lexicon_rows(folder: Path) -> list[tuple[str, str, str, str, str]]:
     return rows
 
 
+def unplaced(folder: Path) -> list[str]:
+    """The clothing, footwear and bag synsets that get no class, indented by depth under WordNet's
+    "clothing" and "bag": what to read when deciding whether an anchor is missing."""
+    synsets = read_synsets(folder)
+    classes = synset_classes(synsets)
+    hyponyms = defaultdict(list)
+    for offset, synset in synsets.items():
+        for hypernym in synset.hypernyms:
+            hyponyms[hypernym].append(offset)
+    lines = []
+
+    def walk(offset: str, depth: int) -> None:
+        synset = synsets[offset]
+        if offset not in classes:
+            lines.append(f"{'  ' * depth}{offset} {', '.join(synset.lemmas)}: {synset.gloss}")
+        for child in hyponyms[offset]:
+            walk(child, depth + 1)
+
+    for root in UNPLACED_ROOTS:
+        walk(root, 0)
+    return lines
+
+
 def lookalikes(folder: Path, rows: list[tuple[str, str, str, str, str]]) -> list[str]:
     """WordNet's words, closed up ("sleeping bag" -> "sleepingbag"), that are not in the lexicon and that end
     in a kind word or its plural after at least SHORTEST_PREFIX letters, or (one-word lemmas) that the
@@ -270,9 +297,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--wordnet", type=Path, default=WORDNET, help="folder of WordNet's database files")
     parser.add_argument("--out", type=Path, default=OUT, help=f"where to write (default {OUT})")
+    parser.add_argument(
+        "--unplaced", action="store_true", help="print the garment and bag synsets that get no class, and write nothing"
+    )
     args = parser.parse_args()
     if not (args.wordnet / "data.noun").is_file():
         raise SystemExit(f"no WordNet in {args.wordnet}; run `apt-get install -y wordnet-base`")
+    if args.unplaced:
+        print("\n".join(unplaced(args.wordnet)))
+        return
     lexicon, others = build(args.wordnet)
     args.out.write_text(lexicon, encoding="utf-8")
     lookalikes_path(args.out).write_text(others, encoding="utf-8")
