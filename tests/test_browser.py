@@ -157,6 +157,15 @@ def run_and_wait(page, start_run, prefix: str = "", timeout: int = 120_000) -> N
     page.wait_for_function(FINISHED, arg=[prefix, "Done", before], timeout=timeout)
 
 
+# Generate on and Stop off: the page is idle. The buttons are switched by an update of their own after a
+# run's last picture and "Done", so a test waits for it rather than reading the buttons at once.
+IDLE = "document.querySelector('#stop').disabled && !document.querySelector('#generate').disabled"
+
+
+def wait_idle(page, timeout: int = 30_000) -> None:
+    page.wait_for_function(IDLE, timeout=timeout)
+
+
 def generate(page, timeout: int = 120_000) -> None:
     run_and_wait(page, page.locator("#generate").click, timeout=timeout)
 
@@ -173,7 +182,7 @@ def test_generate_streams_steps_and_shows_an_image(page, tmp_path):
     final = fetch_image(page.locator("#gallery img").first.get_attribute("src"))
     assert final.shape[0] >= 28 and final.max() - final.min() > 30, "the final image should not be blank"
     assert page.locator("#attention img").count() >= 2  # one heatmap per word, plus [CLS] and [SEP]
-    assert page.locator("#stop").is_disabled() and page.locator("#generate").is_enabled()
+    wait_idle(page)
 
     close_settings(page)  # closed again, so the results are in view
     page.wait_for_function(
@@ -338,13 +347,13 @@ def test_stop_interrupts_sampling(page):
     set_number(page, "#count", 16)  # long enough to still be running when Stop is pressed
     page.locator("#generate").click()
     wait_status(page, "Step", timeout=60_000)
-    assert page.locator("#stop").is_enabled() and page.locator("#generate").is_disabled()
+    page.wait_for_function("!document.querySelector('#stop').disabled && document.querySelector('#generate').disabled")
     page.locator("#stop").click()
     wait_status(page, "Stopped", timeout=30_000)
     page.wait_for_timeout(1500)
     assert status(page).startswith("Stopped")  # no late "Done" from the stopped run
     assert page.locator("#gallery img").count() == 0
-    page.wait_for_function("document.querySelector('#stop').disabled", timeout=30_000)
+    wait_idle(page)
     # The server is free again at once: a short run finishes.
     set_number(page, "#steps", 3)
     set_number(page, "#count", 1)
@@ -356,7 +365,7 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     page.locator("#model label").filter(has_text="Fast").click()
     open_settings(page, "#steps")
     page.wait_for_function("document.querySelector('#steps input[type=number]').value == '4'", timeout=30_000)
-    assert page.locator("#negative textarea").is_disabled()  # the student's guidance is built in
+    page.wait_for_function("document.querySelector('#negative textarea').disabled")  # its guidance is built in
     page.locator("#live input").check()
     wait_status(page, "Live:")  # switched on: the prompt as it stands, at a fixed seed
     assert page.locator("#seed input").input_value() != "-1"
@@ -377,7 +386,8 @@ def test_live_with_the_fast_model_redraws_as_the_prompt_is_typed(page):
     page.locator("#model label").filter(has_text="Default").click()  # back: Live off, the model's settings
     default_steps = f"document.querySelector('#steps input[type=number]').value == '{DEFAULT_STEPS}'"
     page.wait_for_function(default_steps, timeout=30_000)
-    assert page.locator("#live input").is_disabled() and not page.locator("#live input").is_checked()
+    live_off = "document.querySelector('#live input').disabled && !document.querySelector('#live input').checked"
+    page.wait_for_function(live_off, timeout=30_000)
     close_settings(page)
 
 
@@ -392,7 +402,7 @@ def test_switching_models_keeps_the_negative_prompt_and_locks_the_fast_models_se
     page.locator("#model label").filter(has_text="Default").click()
     page.wait_for_function("!document.querySelector('#negative textarea').disabled", timeout=30_000)
     assert negative.input_value() == "blurry, dark", "what was typed comes back with the default model"
-    assert page.locator("#steps input[type=number]").is_enabled()
+    page.wait_for_function("document.querySelector('#steps input[type=number]').disabled === false", timeout=30_000)
     set_number(page, "#steps", 2)
     generate(page)
     assert "blurry, dark" in page.locator("#history").inner_text() or page.locator("#history img").count() == 1
@@ -625,7 +635,7 @@ def test_variations_redraw_the_selected_result_at_the_next_seeds(page):
         and settings["variation_of"] == chosen
     )
     assert 0 < settings["strength"] < 1  # drawn from the chosen picture, a little noised
-    assert page.locator("#generate").is_enabled() and page.locator("#stop").is_disabled()
+    wait_idle(page)
 
 
 def choose(page, selector: str, option: str) -> None:
