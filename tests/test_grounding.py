@@ -42,6 +42,17 @@ def test_quotes_and_possessives_keep_the_word_and_the_explanation_whole():
     assert read("my sister's espadrilles") == "my sister's espadrilles, a kind of sandal"
 
 
+def test_a_possessive_is_read_as_its_noun():
+    # A training noun's possessive is that noun: nothing to explain, the prompt reaches the encoder as typed.
+    for prompt in ("a coat's collar", "a sandal\u2019s strap", "a men's parka"):
+        assert read(prompt) == prompt, prompt
+    # A rare noun's is explained from WordNet, not guessed at as a misspelling; straight or curly apostrophe.
+    for prompt, lemma in (("a kaftan's belt", "kaftan"), ("a zori\u2019s strap", "zori")):
+        explained = ground(prompt, "fashion_mnist").explained
+        assert [g.entry.lemma for g in explained] == [lemma], prompt
+        assert "from WordNet" in explained[0].note(), explained[0].note()
+
+
 def test_known_words_ambiguous_words_and_modifiers_are_left_alone():
     for prompt in (
         "a sneaker",  # a training noun

@@ -36,6 +36,12 @@ def test_misspelt_words_the_rules_do_not_read_are_named():
     assert "sandles" in unknown("sandles for the beach")  # two changes in seven letters: not read as sandals
 
 
+def test_a_possessive_is_named_by_its_noun():
+    assert list(unknown("the cheongsam's collar")) == ["cheongsam"]
+    assert list(unknown("a birkenstock\u2019s sole")) == ["birkenstock"]
+    assert unknown("a coat's collar") == {}
+
+
 def test_words_something_explains_are_not_named(index):
     assert unknown("a pair of trousers") == {}  # caption words
     assert unknown("a photo of espadrilles") == {}  # the lexicon explains it

@@ -25,7 +25,7 @@ from functools import cached_property, lru_cache
 
 from ..model.text import MAX_PROMPT_TOKENS
 from .captions import TEMPLATES, VOCABULARIES, CaptionGrammar, plural
-from .lexicon import KIND_OF, WORD, Entry, Lexicon, closing_comma, lexicon_for, singulars, words
+from .lexicon import KIND_OF, WORD, Entry, Lexicon, closing_comma, lexicon_for, singulars, word_of, words
 
 # How the explanation reads; "kind" was measured best (benchmarks/lexicon.py).
 STYLES = {
@@ -100,7 +100,7 @@ def ground(prompt: str, dataset: str, style: str = DEFAULT_STYLE) -> Grounding:
         return Grounding(prompt)
     lexicon = lexicon_for(dataset)
     vocabulary = training_vocabulary(dataset)
-    spans = [(m.group().lower(), m.start(), m.end()) for m in WORD.finditer(prompt)]
+    spans = [(word_of(m.group()), m.start(), m.end()) for m in WORD.finditer(prompt)]
     typed = [word for word, _, _ in spans]
     # Words joined to the one before by a hyphen: "kaftan-style" is a modifier, "t-shrits" one word
     hyphened = {k for k in range(1, len(spans)) if prompt[spans[k - 1][2] : spans[k][1]] == "-"}

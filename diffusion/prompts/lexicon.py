@@ -33,8 +33,10 @@ NOUN_ENDINGS = [
     ("s", ""), ("ses", "s"), ("xes", "x"), ("zes", "z"), ("ches", "ch"), ("shes", "sh"), ("men", "man"), ("ies", "y"),
 ]  # fmt: skip
 # Hyphens and spaces alike separate words (flip-flop = flip flop); an apostrophe inside a word belongs to it
-# ("men's"), one around it is a quote or a plural's possessive ("'espadrilles'", "espadrilles' straps").
-WORD = re.compile(r"[a-z0-9]+(?:'[a-z0-9]+)*", re.IGNORECASE)
+# ("men's", "o’clock"), one around it is a quote or a plural's possessive ("'espadrilles'", "espadrilles'
+# straps"). A singular possessive is read as its noun: "a kaftan's belt" names a kaftan, "a coat's collar" a coat.
+WORD = re.compile(r"[a-z0-9]+(?:['\u2019][a-z0-9]+)*", re.IGNORECASE)
+POSSESSIVE = re.compile(r"['\u2019]s$")
 KIND_OF = "a kind of {kind}"  # how a garment word is explained: by grounding at prompt time, by captions in training
 SHORTEST_PREFIX = 3  # of a compound read by its last part: "over|shirt", not "t|shirt" (the build script's too)
 SHORTEST_CLIPPING = 4  # letters a clipped word keeps of its garment: "well|ies", "tenn|ies", "cami"
@@ -49,7 +51,12 @@ def closing_comma(rest: str) -> str:
 
 
 def words(text: str) -> tuple[str, ...]:
-    return tuple(word.lower() for word in WORD.findall(text))
+    return tuple(word_of(token) for token in WORD.findall(text))
+
+
+def word_of(token: str) -> str:
+    """A token of WORD as grounding reads it: lower case, a singular possessive's "'s" dropped."""
+    return POSSESSIVE.sub("", token.lower())
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from .captions import VOCABULARIES
 from .grounding import Grounding, grounds, training_vocabulary
-from .lexicon import WORD, words
+from .lexicon import WORD, word_of, words
 
 # Regular English endings: a known word with one of them is read through the word ("chunk ##y").
 REGULAR_ENDINGS = frozenset({"s", "es", "d", "ed", "y", "er", "ers", "ing", "ly", "less", "ness", "ful"})
@@ -30,7 +30,7 @@ def unknown_words(prompt: str, grounding: Grounding, dataset: str, tokens) -> li
     explained = {word for grounded in grounding.explained for word in words(grounded.typed)}
     found = {}
     for match in WORD.finditer(prompt):
-        word = match.group().lower()
+        word = word_of(match.group())
         if not word.isalpha() or word in known or word in explained or word in found:
             continue
         pieces = tokens(word)[1:-1]
