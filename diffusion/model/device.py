@@ -45,8 +45,9 @@ def cpu_has_bf16() -> bool:
 
 
 def cpu_has_amx() -> bool:
-    """AMX tile units: the only CPUs where bf16 training beats fp32 at this model size
-    (benchmarks/training.py: 1.7x with AMX; 0.78x with avx512_bf16 alone)."""
+    """AMX tile units: the CPUs where bf16 training clearly beats fp32 at this model size
+    (benchmarks/training.py: 1.7x with AMX; with avx512_bf16 alone 0.78x on one machine, 1.1x in the
+    training loop on another)."""
     return "amx_bf16" in _cpu_flags()
 
 
