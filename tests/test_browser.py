@@ -160,6 +160,7 @@ def run_and_wait(page, start_run, prefix: str = "", timeout: int = 120_000) -> N
 # Generate on and Stop off: the page is idle. The buttons are switched by an update of their own after a
 # run's last picture and "Done", so a test waits for it rather than reading the buttons at once.
 IDLE = "document.querySelector('#stop').disabled && !document.querySelector('#generate').disabled"
+BUSY = "!document.querySelector('#stop').disabled && document.querySelector('#generate').disabled"
 
 
 def wait_idle(page, timeout: int = 30_000) -> None:
@@ -347,7 +348,7 @@ def test_stop_interrupts_sampling(page):
     set_number(page, "#count", 16)  # long enough to still be running when Stop is pressed
     page.locator("#generate").click()
     wait_status(page, "Step", timeout=60_000)
-    page.wait_for_function("!document.querySelector('#stop').disabled && document.querySelector('#generate').disabled")
+    page.wait_for_function(BUSY, timeout=30_000)
     page.locator("#stop").click()
     wait_status(page, "Stopped", timeout=30_000)
     page.wait_for_timeout(1500)
